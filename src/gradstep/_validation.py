@@ -1,0 +1,98 @@
+"""Argument checks shared by every public constructor and function.
+
+A user error is a :class:`GradstepError` (a ``ValueError``) whose message is one sentence naming the
+argument, what is allowed and what was received, in the style of Keras and scikit-learn. The CLI turns
+it into one line on stderr and exit code 2; an internal bug is any other exception and may raise.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Iterable
+from numbers import Real
+
+__all__ = ["GradstepError", "check_real", "check_int", "check_choice", "unknown_name"]
+
+
+class GradstepError(ValueError):
+    """A problem with what the user asked for: a bad argument, name, file or shape."""
+
+
+def _fmt_interval(low, high, low_open, high_open) -> str:
+    left = "(" if low_open else "["
+    right = ")" if high_open else "]"
+    lo = "-inf" if low is None else repr(low)
+    hi = "inf" if high is None else repr(high)
+    return f"{left}{lo}, {hi}{right}"
+
+
+def check_real(
+    name: str,
+    value,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """Return ``value`` as a float if it is a finite real number in the interval, else raise.
+
+    ``low_open`` / ``high_open`` exclude the end point: ``check_real("eps", eps, 0, low_open=True)``
+    accepts eps > 0.
+    """
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise GradstepError(
+            f"Argument `{name}` must be a real number in {_fmt_interval(low, high, low_open, high_open)}. "
+            f"Received: {name}={value!r}"
+        )
+    v = float(value)
+    bad = not math.isfinite(v)
+    if low is not None:
+        bad |= v <= low if low_open else v < low
+    if high is not None:
+        bad |= v >= high if high_open else v > high
+    if bad:
+        raise GradstepError(
+            f"Argument `{name}` must be a finite number in {_fmt_interval(low, high, low_open, high_open)}. "
+            f"Received: {name}={value!r}"
+        )
+    return v
+
+
+def check_int(name: str, value, low: int | None = None, high: int | None = None) -> int:
+    """Return ``value`` if it is an integer (not a bool) in ``[low, high]``, else raise."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise GradstepError(
+            f"Argument `{name}` must be an integer in {_fmt_interval(low, high, False, False)}. "
+            f"Received: {name}={value!r}"
+        )
+    v = int(value)
+    if (low is not None and v < low) or (high is not None and v > high):
+        raise GradstepError(
+            f"Argument `{name}` must be an integer in {_fmt_interval(low, high, False, False)}. "
+            f"Received: {name}={value!r}"
+        )
+    return v
+
+
+def unknown_name(kind: str, name, choices: Iterable[str]) -> GradstepError:
+    """The error for an unknown name, suggesting the closest known one.
+
+    >>> str(unknown_name("optimizer", "adma", ["adam", "sgd"]))
+    "Unknown optimizer 'adma'; did you mean 'adam'? Known: adam, sgd."
+    """
+    choices = sorted(choices)
+    close = difflib.get_close_matches(str(name).lower(), choices, n=1, cutoff=0.5)
+    hint = f"; did you mean '{close[0]}'?" if close else "."
+    return GradstepError(f"Unknown {kind} {name!r}{hint} Known: {', '.join(choices)}.")
+
+
+def check_choice(kind: str, value, choices: Iterable[str]) -> str:
+    """Return ``value`` if it is one of ``choices``, else raise :func:`unknown_name`'s error."""
+    choices = list(choices)
+    if not isinstance(value, str) or value not in choices:
+        raise unknown_name(kind, value, choices)
+    return value
