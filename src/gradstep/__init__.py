@@ -15,8 +15,23 @@ from .optim import SGD, Adam, AdamW, Momentum, RMSprop
 __version__ = "0.1.0"
 
 __all__ = [
-    "GradstepError", "init", "optim", "SGD", "Momentum", "RMSprop", "Adam", "AdamW",
-    "nn", "data", "train", "checkpoint", "doctor", "diagnose", "fit", "MLP", "__version__",
+    "GradstepError",
+    "init",
+    "optim",
+    "SGD",
+    "Momentum",
+    "RMSprop",
+    "Adam",
+    "AdamW",
+    "nn",
+    "data",
+    "train",
+    "checkpoint",
+    "doctor",
+    "diagnose",
+    "fit",
+    "MLP",
+    "__version__",
 ]
 
 _LAZY_MODULES = {"nn", "data", "train", "checkpoint", "doctor", "lab", "plots", "interop"}

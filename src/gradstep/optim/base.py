@@ -3,12 +3,17 @@
 An optimizer holds a list of parameter arrays (NumPy, float16/32/64) and updates them in place from a
 list of gradient arrays of the same shapes. Its state is explicit: the step count ``t`` and, for each
 name in ``state_names``, one array per parameter (momentum ``V``, second moment ``S``, ...), all created
-at construction, before the first step, as zeros of the parameter's shape and dtype.
+at construction, before the first step, as zeros of the parameter's shape and dtype (float32 for a
+float16 parameter).
 
 Subclasses set ``name``, ``state_names``, validate their hyperparameters in ``__init__`` and implement
 ``_update(p, g, state)``: the reference NumPy update of one parameter ``p`` (in place) from its gradient
 ``g`` with ``state`` a dict of that parameter's state arrays (also updated in place). ``self.t`` is
-already the number of this step (1 on the first step) when ``_update`` runs.
+already the number of this step (1 on the first step) when ``_update`` runs. ``g`` may be the caller's
+own array: ``_update`` must not write to it. A subclass whose state depends on its options (AMSGrad's
+running maximum, RMSprop's momentum buffer) sets ``self.state_names`` before calling ``super().__init__``.
+
+float16 parameters are updated in float32 (their state is float32) and rounded back after each step.
 """
 
 from __future__ import annotations
@@ -68,8 +73,22 @@ def _as_param_list(params: Iterable[np.ndarray]) -> list[np.ndarray]:
                 f"{type(p).__name__}" + (f" with dtype {p.dtype}" if isinstance(p, np.ndarray) else "")
             )
         if not p.flags.writeable:
-            raise GradstepError(f"Argument `params` must hold writeable arrays. Received: params[{i}] read-only")
+            raise GradstepError(
+                f"Argument `params` must hold writeable arrays. Received: params[{i}] read-only"
+            )
     return out
+
+
+def _compute_dtype(p: np.ndarray) -> np.dtype:
+    """The dtype an update of ``p`` is computed and its state kept in: float16 is promoted to float32."""
+    return np.result_type(p.dtype, np.float32)
+
+
+def check_flag(name: str, value) -> bool:
+    """Return ``value`` if it is a bool (Python or NumPy), else raise naming the argument."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise GradstepError(f"Argument `{name}` must be True or False. Received: {name}={value!r}")
+    return bool(value)
 
 
 class Optimizer:
@@ -84,7 +103,7 @@ class Optimizer:
         self.weight_decay = check_real("weight_decay", weight_decay, 0.0)
         self.t = 0
         self.state: dict[str, list[np.ndarray]] = {
-            s: [np.zeros_like(p) for p in self.params] for s in self.state_names
+            s: [np.zeros(p.shape, dtype=_compute_dtype(p)) for p in self.params] for s in self.state_names
         }
 
     # The learning rate is validated on every assignment, so a schedule that produces a bad value is
@@ -112,10 +131,11 @@ class Optimizer:
             raise GradstepError(
                 f"step() needs one gradient per parameter: expected {len(self.params)}, received {len(grads)}"
             )
-        for i, (p, g) in enumerate(zip(self.params, grads)):
+        for i, (p, g) in enumerate(zip(self.params, grads, strict=True)):
             if getattr(g, "shape", None) != p.shape:
                 raise GradstepError(
-                    f"Gradient {i} has shape {getattr(g, 'shape', None)} but its parameter has shape {p.shape}"
+                    f"Gradient {i} has shape {getattr(g, 'shape', None)} "
+                    f"but its parameter has shape {p.shape}"
                 )
         return grads
 
@@ -123,12 +143,17 @@ class Optimizer:
         """Apply one update to every parameter, in place, from ``grads`` (same order and shapes)."""
         grads = self._check_grads(grads)
         self.t += 1
-        for i, (p, g) in enumerate(zip(self.params, grads)):
-            g = np.asarray(g, dtype=p.dtype)
+        for i, (p, g) in enumerate(zip(self.params, grads, strict=True)):
+            # float16 parameters are updated in float32 and written back: in float16, eps=1e-8 and g**2
+            # underflow to 0 and a zero gradient would give 0/0.
+            work = p if _compute_dtype(p) == p.dtype else p.astype(_compute_dtype(p))
+            g = np.asarray(g, dtype=work.dtype)
             if self.weight_decay and self._coupled_decay:
                 # Coupled (L2) decay: the penalty's gradient joins the loss gradient before anything else.
-                g = g + self.weight_decay * p
-            self._update(p, g, {s: self.state[s][i] for s in self.state_names})
+                g = g + self.weight_decay * work
+            self._update(work, g, {s: self.state[s][i] for s in self.state_names})
+            if work is not p:
+                p[...] = work
 
     # AdamW sets this to False and applies its decay itself (decoupled).
     _coupled_decay: ClassVar[bool] = True
@@ -151,7 +176,8 @@ class Optimizer:
             raise GradstepError(f"Optimizer state is missing the keys {sorted(missing)}")
         if state_dict["optimizer"] != self.name:
             raise GradstepError(
-                f"Optimizer state was saved by {state_dict['optimizer']!r} and cannot be loaded into {self.name!r}"
+                f"Optimizer state was saved by {state_dict['optimizer']!r} "
+                f"and cannot be loaded into {self.name!r}"
             )
         t = state_dict["t"]
         if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
@@ -166,18 +192,20 @@ class Optimizer:
             arrays = state[s]
             if len(arrays) != len(self.params):
                 raise GradstepError(
-                    f"Optimizer state {s!r} holds {len(arrays)} arrays but there are {len(self.params)} parameters"
+                    f"Optimizer state {s!r} holds {len(arrays)} arrays "
+                    f"but there are {len(self.params)} parameters"
                 )
-            for i, (a, p) in enumerate(zip(arrays, self.params)):
+            for i, (a, p) in enumerate(zip(arrays, self.params, strict=True)):
                 if np.shape(a) != p.shape:
                     raise GradstepError(
-                        f"Optimizer state {s!r}[{i}] has shape {np.shape(a)} but its parameter has shape {p.shape}"
+                        f"Optimizer state {s!r}[{i}] has shape {np.shape(a)} "
+                        f"but its parameter has shape {p.shape}"
                     )
         hp = dict(state_dict["hyperparams"])
         self._set_hyperparams(hp)
         self.t = int(t)
         for s in self.state_names:
-            for dst, src in zip(self.state[s], state[s]):
+            for dst, src in zip(self.state[s], state[s], strict=True):
                 dst[...] = src
 
     def _set_hyperparams(self, hp: dict[str, Any]) -> None:
@@ -186,7 +214,9 @@ class Optimizer:
         try:
             fresh = type(self)(self.params, **hp)
         except TypeError as exc:
-            raise GradstepError(f"Optimizer state has hyperparameters {self.name!r} does not take: {exc}") from None
+            raise GradstepError(
+                f"Optimizer state has hyperparameters {self.name!r} does not take: {exc}"
+            ) from None
         keep = {"params", "state", "t"}
         self.__dict__.update({k: v for k, v in fresh.__dict__.items() if k not in keep})
 

@@ -1,0 +1,132 @@
+"""RMSprop: divide each gradient by the root of a moving average of its recent squares.
+
+The default is the notes' formula, epsilon inside the square root. PyTorch's epsilon outside the root,
+its centered variant and its momentum buffer are options, so every ``torch.optim.RMSprop``
+configuration can be reproduced (``docs/conventions.md`` has the table, with Keras and optax).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from .._validation import check_real
+from .base import Optimizer, check_flag, register
+
+__all__ = ["RMSprop"]
+
+
+@register
+class RMSprop(Optimizer):
+    r"""RMSprop: scale each coordinate's step by the root mean square of its recent gradients.
+
+    The notes' rule (the default, ``eps_in_sqrt=True``), with :math:`S_0 = 0`:
+
+    .. math::
+
+        S &\leftarrow \beta S + (1 - \beta)\, dw^2 \\
+        w &\leftarrow w - \alpha \, \frac{dw}{\sqrt{S + \epsilon}}
+
+    ``eps_in_sqrt=False`` divides by :math:`\sqrt{S} + \epsilon` instead (PyTorch's convention).
+
+    ``centered=True`` (Graves 2013; PyTorch's ``centered``) also keeps the moving average of the
+    gradient, :math:`V \leftarrow \beta V + (1 - \beta)\, dw` (computed as PyTorch rounds it,
+    :math:`V + (1 - \beta)(dw - V)`), and uses the variance estimate :math:`S - V^2` in place of
+    :math:`S` under the root.
+
+    ``momentum=mu > 0`` (PyTorch's ``momentum``) accumulates the scaled gradients in a buffer and steps
+    along it: :math:`B \leftarrow \mu B + dw / \mathrm{denom}`, :math:`w \leftarrow w - \alpha B`
+    (:math:`B_0 = 0`), where denom is :math:`\sqrt{S + \epsilon}` or :math:`\sqrt{S} + \epsilon`.
+
+    Symbols: :math:`\alpha` = ``lr``, :math:`\beta` = ``beta`` (the notes' symbol; PyTorch calls it
+    ``alpha``, Keras ``rho``, optax ``decay``), :math:`\epsilon` = ``eps``, :math:`\mu` = ``momentum``,
+    :math:`dw` the gradient plus ``weight_decay * w`` (coupled L2 decay, as PyTorch). State names:
+    ``"S"`` (moving average of :math:`dw^2`, PyTorch's ``square_avg``), ``"V"`` (moving average of
+    :math:`dw`, only when ``centered``; PyTorch's ``grad_avg``), ``"buf"`` (only when ``momentum > 0``;
+    PyTorch's ``momentum_buffer``). There is no bias correction (none of the three frameworks' defaults
+    has one; ``Adam(beta1=0)`` is RMSprop with it, see ``docs/conventions.md``).
+
+    Where the frameworks differ:
+
+    - PyTorch ``torch.optim.RMSprop(lr=0.01, alpha=0.99, eps=1e-8)``: epsilon outside the root
+      (``eps_in_sqrt=False``) and different default ``lr`` and ``beta``.
+    - Keras 3 ``RMSprop(learning_rate=0.001, rho=0.9, epsilon=1e-7)``: epsilon inside the root, as
+      here; its momentum buffer accumulates ``lr * dw / denom`` (the learning rate inside the buffer),
+      which equals gradstep's only while the learning rate is constant.
+    - optax ``rmsprop(lr, decay=0.9, eps=1e-8, initial_scale=0., eps_in_sqrt=True)``: epsilon inside
+      the root, as here; ``initial_scale`` (the starting :math:`S`, 1 in TF1) must be 0 to match;
+      like Keras it applies momentum after the learning rate.
+
+    References: G. Hinton, N. Srivastava, K. Swersky, "Neural networks for machine learning",
+    lecture 6e, 2012. A. Graves, "Generating sequences with recurrent neural networks", 2013 (centered).
+
+    Example (the first step divides by sqrt((1 - beta) * dw^2), so it is about lr / sqrt(0.1) per
+    coordinate whatever the gradient's size):
+
+    >>> import numpy as np
+    >>> from gradstep.optim import RMSprop
+    >>> w = np.array([1.0, -2.0])
+    >>> opt = RMSprop([w], lr=0.01, beta=0.9)
+    >>> opt.step([np.array([0.5, -100.0])])
+    >>> np.round(w, 6)
+    array([ 0.968377, -1.968377])
+    """
+
+    name = "rmsprop"
+
+    def __init__(
+        self,
+        params: Iterable[np.ndarray],
+        lr: float = 0.001,
+        beta: float = 0.9,
+        eps: float = 1e-8,
+        eps_in_sqrt: bool = True,
+        centered: bool = False,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+    ):
+        self.beta = check_real("beta", beta, 0.0, 1.0, high_open=True)
+        self.eps = check_real("eps", eps, 0.0, low_open=True)
+        self.eps_in_sqrt = check_flag("eps_in_sqrt", eps_in_sqrt)
+        self.centered = check_flag("centered", centered)
+        self.momentum = check_real("momentum", momentum, 0.0, 1.0, high_open=True)
+        self.state_names = ("S",) + (("V",) if self.centered else ()) + (("buf",) if self.momentum else ())
+        super().__init__(params, lr, weight_decay)
+
+    def hyperparams(self) -> dict[str, Any]:
+        return {
+            "lr": self.lr,
+            "beta": self.beta,
+            "eps": self.eps,
+            "eps_in_sqrt": self.eps_in_sqrt,
+            "centered": self.centered,
+            "momentum": self.momentum,
+            "weight_decay": self.weight_decay,
+        }
+
+    def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
+        lr, beta, eps = self.lr, self.beta, self.eps
+        S = state["S"]
+        # S = beta*S + (1-beta)*dw^2, computed as (beta*S) + ((1-beta)*(dw*dw))
+        S *= beta
+        S += (1 - beta) * (g * g)
+        if self.centered:
+            V = state["V"]
+            # V = beta*V + (1-beta)*dw, computed as V + (1-beta)*(dw - V) (PyTorch's lerp): S - V*V
+            # cancels, so V's rounding is amplified and a different order drifts from PyTorch in float32.
+            V += (1 - beta) * (g - V)
+            S_used = S - V * V
+        else:
+            S_used = S
+        denom = np.sqrt(S_used + eps) if self.eps_in_sqrt else np.sqrt(S_used) + eps
+        if self.momentum:
+            buf = state["buf"]
+            # buf = mu*buf + dw/denom; w = w - lr*buf
+            buf *= self.momentum
+            buf += g / denom
+            p -= lr * buf
+        else:
+            # w = w - (lr*dw)/denom
+            p -= lr * g / denom

@@ -1,0 +1,281 @@
+"""Bad arguments and bad checkpoints: each raises GradstepError with a message that says what is wrong."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gradstep import GradstepError, optim
+from gradstep.optim import SGD, Adam, AdamW, Momentum, RMSprop
+
+
+def P():
+    return [np.zeros((2, 3)), np.zeros(3)]
+
+
+NAN = float("nan")
+
+# Each entry: the call that must fail and a regex for its message (named by its pytest id).
+BAD_INPUTS = [
+    pytest.param(
+        lambda: SGD(P(), lr=-0.1),
+        r"Argument `lr` must be a finite number in \[0\.0, inf\]\. Received: lr=-0\.1",
+        id="negative_lr",
+    ),
+    pytest.param(
+        lambda: Adam(P(), lr=NAN),
+        r"Argument `lr` must be a finite number in \[0\.0, inf\]\. Received: lr=nan",
+        id="nan_lr",
+    ),
+    pytest.param(lambda: RMSprop(P(), lr=float("inf")), r"Argument `lr` .*Received: lr=inf", id="inf_lr"),
+    pytest.param(
+        lambda: SGD(P(), lr="0.1"),
+        r"Argument `lr` must be a real number in \[0\.0, inf\]\. Received: lr='0\.1'",
+        id="string_lr",
+    ),
+    pytest.param(
+        lambda: Momentum(P(), lr=0.1, beta=1.0),
+        r"Argument `beta` must be a finite number in \[0\.0, 1\.0\)\. Received: beta=1\.0",
+        id="beta_one",
+    ),
+    pytest.param(
+        lambda: Momentum(P(), lr=0.1, beta=-0.1),
+        r"Argument `beta` .*\[0\.0, 1\.0\)\. Received: beta=-0\.1",
+        id="beta_negative",
+    ),
+    pytest.param(
+        lambda: RMSprop(P(), beta=1),
+        r"Argument `beta` .*\[0\.0, 1\.0\)\. Received: beta=1$",
+        id="rmsprop_beta_one",
+    ),
+    pytest.param(
+        lambda: Adam(P(), beta1=1.0),
+        r"Argument `beta1` .*\[0\.0, 1\.0\)\. Received: beta1=1\.0",
+        id="beta1_one",
+    ),
+    pytest.param(
+        lambda: Adam(P(), beta2=1.5),
+        r"Argument `beta2` .*\[0\.0, 1\.0\)\. Received: beta2=1\.5",
+        id="beta2_above_one",
+    ),
+    pytest.param(lambda: AdamW(P(), beta2=NAN), r"Argument `beta2` .*Received: beta2=nan", id="beta2_nan"),
+    pytest.param(
+        lambda: RMSprop(P(), momentum=1.0),
+        r"Argument `momentum` .*\[0\.0, 1\.0\)\. Received: momentum=1\.0",
+        id="rmsprop_momentum_one",
+    ),
+    pytest.param(
+        lambda: Momentum(P(), lr=0.1, form="heavy_ball", dampening=2.0),
+        r"Argument `dampening` .*\[0\.0, 1\.0\]\. Received: dampening=2\.0",
+        id="dampening_above_one",
+    ),
+    pytest.param(
+        lambda: RMSprop(P(), eps=0.0),
+        r"Argument `eps` must be a finite number in \(0\.0, inf\]\. Received: eps=0\.0",
+        id="eps_zero",
+    ),
+    pytest.param(
+        lambda: Adam(P(), eps=-1e-8),
+        r"Argument `eps` .*\(0\.0, inf\]\. Received: eps=-1e-08",
+        id="eps_negative",
+    ),
+    pytest.param(
+        lambda: SGD(P(), lr=0.1, weight_decay=-0.01),
+        r"Argument `weight_decay` .*\[0\.0, inf\]\. Received: weight_decay=-0\.01",
+        id="weight_decay_negative",
+    ),
+    pytest.param(
+        lambda: Momentum(P(), lr=0.1, beta=0.0, nesterov=True),
+        r"Nesterov momentum needs a momentum: argument `beta` must be in \(0, 1\) when nesterov=True\. "
+        r"Received: beta=0\.0",
+        id="nesterov_without_momentum",
+    ),
+    pytest.param(
+        lambda: Momentum(P(), lr=0.1, beta=0, form="heavy_ball", nesterov=True),
+        r"Nesterov momentum needs a momentum.*Received: beta=0",
+        id="nesterov_heavy_ball_without_momentum",
+    ),
+    pytest.param(
+        lambda: Momentum(P(), lr=0.1, form="heavy_ball", nesterov=True, dampening=0.1),
+        r"Nesterov momentum needs zero dampening.*Received: dampening=0\.1",
+        id="nesterov_with_dampening",
+    ),
+    pytest.param(
+        lambda: Momentum(P(), lr=0.1, dampening=0.1),
+        r"Argument `dampening` must be 0 with form='ema'.*Received: dampening=0\.1",
+        id="dampening_with_ema",
+    ),
+    pytest.param(
+        lambda: Momentum(P(), lr=0.1, nesterov="yes"),
+        r"Argument `nesterov` must be True or False\. Received: nesterov='yes'",
+        id="nesterov_not_bool",
+    ),
+    pytest.param(
+        lambda: Adam(P(), amsgrad=1),
+        r"Argument `amsgrad` must be True or False\. Received: amsgrad=1",
+        id="amsgrad_not_bool",
+    ),
+    pytest.param(
+        lambda: Momentum(P(), lr=0.1, form="heavyball"),
+        r"Unknown form 'heavyball'; did you mean 'heavy_ball'\? Known: ema, heavy_ball\.",
+        id="unknown_form",
+    ),
+    pytest.param(
+        lambda: Adam(P(), eps_mode="outside"),
+        r"Unknown eps_mode 'outside'; did you mean 'outside_sqrt'\? Known: hat, inside_sqrt, outside_sqrt\.",
+        id="unknown_eps_mode",
+    ),
+    pytest.param(
+        lambda: AdamW(P(), eps_mode="hatt"),
+        r"Unknown eps_mode 'hatt'; did you mean 'hat'\?",
+        id="unknown_eps_mode_hat",
+    ),
+    pytest.param(
+        lambda: optim.get("adma"),
+        r"Unknown optimizer 'adma'; did you mean 'adam'\? Known: adam, adamw, momentum, rmsprop, sgd\.",
+        id="get_misspelled",
+    ),
+    pytest.param(
+        lambda: optim.create("rmsrop", P()),
+        r"Unknown optimizer 'rmsrop'; did you mean 'rmsprop'\?",
+        id="create_misspelled",
+    ),
+    pytest.param(
+        lambda: SGD([], lr=0.1), r"Argument `params` must hold at least one array", id="empty_params"
+    ),
+    pytest.param(
+        lambda: Adam([np.zeros(3, dtype=int)]),
+        r"Argument `params` must hold floating-point NumPy arrays\. Received: params\[0\]",
+        id="integer_params",
+    ),
+]
+
+
+@pytest.mark.parametrize(("build", "message"), BAD_INPUTS)
+def test_bad_input_raises_with_message(build, message):
+    with pytest.raises(GradstepError, match=message):
+        build()
+
+
+def test_gradstep_error_is_a_value_error():
+    with pytest.raises(ValueError):
+        Adam(P(), lr=-1.0)
+
+
+def test_bad_learning_rate_assigned_later_raises():
+    opt = Adam(P())
+    with pytest.raises(GradstepError, match=r"Argument `lr` .*Received: lr=nan"):
+        opt.lr = NAN
+    assert opt.lr == 0.001
+
+
+def test_step_checks_gradients():
+    opt = Momentum(P(), lr=0.1)
+    with pytest.raises(
+        GradstepError, match=r"step\(\) needs one gradient per parameter: expected 2, received 1"
+    ):
+        opt.step([np.zeros((2, 3))])
+    with pytest.raises(
+        GradstepError, match=r"Gradient 1 has shape \(4,\) but its parameter has shape \(3,\)"
+    ):
+        opt.step([np.zeros((2, 3)), np.zeros(4)])
+    assert opt.t == 0
+
+
+# --- checkpoints that do not fit -------------------------------------------------------------------
+
+
+def _saved(opt_factory, params):
+    opt = opt_factory(params)
+    opt.step([np.ones_like(p) for p in params])
+    return opt.state_dict()
+
+
+def _assert_unchanged(opt, params_before):
+    assert opt.t == 0
+    assert all(not a.any() for arrays in opt.state.values() for a in arrays)
+    assert all(np.array_equal(p, b) for p, b in zip(opt.params, params_before, strict=True))
+
+
+BAD_CHECKPOINTS = [
+    (
+        "shape",
+        lambda: _saved(Adam, [np.zeros(3), np.zeros((2, 2))]),
+        lambda: Adam([np.zeros(4), np.zeros((2, 2))]),
+        r"Optimizer state 'V'\[0\] has shape \(3,\) but its parameter has shape \(4,\)",
+    ),
+    (
+        "number_of_arrays",
+        lambda: _saved(RMSprop, [np.zeros(3), np.zeros(2), np.zeros(1)]),
+        lambda: RMSprop([np.zeros(3), np.zeros(2)]),
+        r"Optimizer state 'S' holds 3 arrays but there are 2 parameters",
+    ),
+    (
+        "state_key",
+        lambda: _saved(lambda p: Adam(p, amsgrad=True), P()),
+        lambda: Adam(P()),
+        r"Optimizer state for 'adam' must hold \['S', 'V'\]\. Received: \['S', 'S_max', 'V'\]",
+    ),
+    (
+        "state_key_rmsprop_centered",
+        lambda: _saved(lambda p: RMSprop(p, centered=True), P()),
+        lambda: RMSprop(P(), momentum=0.9),
+        r"Optimizer state for 'rmsprop' must hold \['S', 'buf'\]\. Received: \['S', 'V'\]",
+    ),
+    (
+        "optimizer_type",
+        lambda: _saved(lambda p: SGD(p, lr=0.1), P()),
+        lambda: Adam(P()),
+        r"Optimizer state was saved by 'sgd' and cannot be loaded into 'adam'",
+    ),
+    (
+        "adam_into_adamw",
+        lambda: _saved(Adam, P()),
+        lambda: AdamW(P()),
+        r"Optimizer state was saved by 'adam' and cannot be loaded into 'adamw'",
+    ),
+    (
+        "missing_top_level_key",
+        lambda: {k: v for k, v in _saved(Adam, P()).items() if k != "t"},
+        lambda: Adam(P()),
+        r"Optimizer state is missing the keys \['t'\]",
+    ),
+    (
+        "bad_step_count",
+        lambda: {**_saved(Adam, P()), "t": -1},
+        lambda: Adam(P()),
+        r"Optimizer state has an invalid step count t=-1",
+    ),
+    (
+        "bad_saved_hyperparameter",
+        lambda: {**_saved(Adam, P()), "hyperparams": {**Adam(P()).hyperparams(), "eps_mode": "insde_sqrt"}},
+        lambda: Adam(P()),
+        r"Unknown eps_mode 'insde_sqrt'; did you mean 'inside_sqrt'\?",
+    ),
+    (
+        "unknown_saved_hyperparameter",
+        lambda: {**_saved(Adam, P()), "hyperparams": {**Adam(P()).hyperparams(), "momentum": 0.9}},
+        lambda: Adam(P()),
+        r"Optimizer state has hyperparameters 'adam' does not take",
+    ),
+    (
+        "not_a_dict",
+        lambda: [("t", 1)],
+        lambda: Adam(P()),
+        r"load_state_dict\(\) needs a dict\. Received: list",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("saved", "target", "message"), [c[1:] for c in BAD_CHECKPOINTS], ids=[c[0] for c in BAD_CHECKPOINTS]
+)
+def test_bad_checkpoint_raises_and_changes_nothing(saved, target, message):
+    state_dict = saved()
+    opt = target()
+    before = [p.copy() for p in opt.params]
+    hyperparams = opt.hyperparams()
+    with pytest.raises(GradstepError, match=message):
+        opt.load_state_dict(state_dict)
+    _assert_unchanged(opt, before)
+    assert opt.hyperparams() == hyperparams
