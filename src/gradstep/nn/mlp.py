@@ -1,0 +1,402 @@
+"""A multi-layer perceptron whose parameters live in one flat buffer and gradients in another.
+
+Layer l (1..L) computes, for a batch of rows ``A^0 = X``::
+
+    Z^l = A^{l-1} @ W^l + b^l        W^l: (fan_in, fan_out), b^l: (fan_out,)
+    A^l = g(Z^l)                     g = the hidden activation; g = identity for l = L (logits)
+
+and backpropagation, given ``dA^L = dZ^L = dlogits`` from the loss, runs the chain rule back::
+
+    dZ^l = dA^l * g'(Z^l)            (elementwise; softmax as hidden uses its vjp)
+    dW^l = A^{l-1}^T @ dZ^l
+    db^l = sum over rows of dZ^l
+    dA^{l-1} = dZ^l @ W^l^T
+
+``model.params`` holds [W1, b1, W2, b2, ...] back to back (each C-contiguous) and ``model.grads``
+the matching [dW1, db1, ...]; every ``layer.W``, ``layer.b``, ``layer.dW``, ``layer.db`` is a view into
+them, so an optimizer can update all parameters in one pass over memory and a write through either
+side is seen by the other.
+
+>>> import numpy as np
+>>> model = MLP((4, 8, 3), activation="tanh", rng=0)
+>>> X, y = np.ones((5, 4)), np.array([0, 1, 2, 0, 1])
+>>> loss = model.loss_and_grad(X, y)  # fills model.grads
+>>> model.params.shape == model.grads.shape == (model.n_params,)
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from numbers import Integral, Real
+from typing import NamedTuple
+
+import numpy as np
+
+from .._validation import GradstepError, check_int, check_real, unknown_name
+from . import activations as _activations
+from . import losses as _losses
+
+__all__ = ["MLP", "Dense", "ParamSlice"]
+
+_DTYPES = ("float32", "float64")
+
+
+class ParamSlice(NamedTuple):
+    """Where one parameter array sits in the flat buffers: ``params[slice].reshape(shape)``."""
+
+    name: str
+    slice: slice
+    shape: tuple[int, ...]
+
+
+class Dense:
+    """One layer: its views ``W, b`` into ``params`` and ``dW, db`` into ``grads``, sizes and activation.
+
+    ``activation`` is the activation's name ("linear" for the output layer).
+    """
+
+    __slots__ = ("W", "b", "dW", "db", "fan_in", "fan_out", "activation", "act")
+
+    def __init__(self, W, b, dW, db, act: _activations.Activation):
+        self.W, self.b, self.dW, self.db = W, b, dW, db
+        self.fan_in, self.fan_out = W.shape
+        self.act = act
+        self.activation = act.name
+
+    def __repr__(self) -> str:
+        return f"Dense({self.fan_in} -> {self.fan_out}, activation={self.activation!r})"
+
+
+def _resolve_rng(rng) -> np.random.Generator:
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or (isinstance(rng, Integral) and not isinstance(rng, bool) and rng >= 0):
+        return np.random.default_rng(rng)
+    raise GradstepError(
+        "Argument `rng` must be None, a non-negative int seed or a numpy.random.Generator. "
+        f"Received: rng={rng!r}"
+    )
+
+
+def _resolve_dtype(dtype) -> np.dtype:
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        resolved = None
+    if resolved is None or resolved.name not in _DTYPES:
+        raise GradstepError(f"Argument `dtype` must be float32 or float64. Received: dtype={dtype!r}")
+    return resolved
+
+
+def _resolve_initializer(arg_name: str, value) -> Callable:
+    """A callable ``(shape, *, rng, dtype)`` from a name or a callable."""
+    if callable(value):
+        return value
+    if isinstance(value, str):
+        from .. import init
+
+        return init.get(value)
+    raise GradstepError(
+        f"Argument `{arg_name}` must be an initializer name, a callable (shape, *, rng, dtype) or None. "
+        f"Received: {arg_name}={value!r}"
+    )
+
+
+def _draw(initializer: Callable, arg_name: str, shape, rng, dtype) -> np.ndarray:
+    values = np.asarray(initializer(shape, rng=rng, dtype=dtype))
+    if values.shape != tuple(shape):
+        raise GradstepError(
+            f"Argument `{arg_name}` returned an array of shape {values.shape} for a parameter of shape "
+            f"{tuple(shape)}."
+        )
+    return values
+
+
+class MLP:
+    """A dense network: ``layer_sizes`` = (inputs, hidden..., outputs); hidden layers use ``activation``,
+    the last layer is linear and outputs logits (the loss applies sigmoid or softmax).
+
+    Args:
+        layer_sizes: at least two positive ints, e.g. ``(64, 128, 128, 10)``.
+        activation: the hidden activation's name (see :func:`gradstep.nn.activations.available`).
+        init: weight initializer: a name from :mod:`gradstep.init`, a callable
+            ``(shape, *, rng, dtype) -> array`` with shape (fan_in, fan_out), or None for
+            ``gradstep.init.recommend(activation)`` (He for ReLU, Xavier/Glorot for tanh, ...).
+        bias_init: a number (every bias equals it, default 0) or a name / callable like ``init``,
+            called with shape (fan_out,).
+        rng: an int seed or a ``numpy.random.Generator``; layers draw from it in order.
+        dtype: float32 (default) or float64; inputs are cast to it.
+
+    After :meth:`forward`, ``pre_activations[l]`` is Z and ``activations[l]`` is A of layer l
+    (``activations[-1]`` is the logits); after :meth:`backward`, ``grad_activations[l]`` is dA of
+    hidden layer l. These are work buffers reused by the next call with the same batch size: copy
+    them to keep them.
+    """
+
+    def __init__(
+        self,
+        layer_sizes: Sequence[int],
+        activation: str = "relu",
+        init: str | Callable | None = None,
+        bias_init: float | str | Callable = 0.0,
+        rng=None,
+        dtype=np.float32,
+    ):
+        try:
+            sizes = tuple(layer_sizes) if not isinstance(layer_sizes, (str, bytes)) else None
+        except TypeError:
+            sizes = None
+        if sizes is None:
+            raise GradstepError(
+                "Argument `layer_sizes` must be a sequence of at least 2 positive ints, "
+                f"e.g. (64, 128, 10). Received: layer_sizes={layer_sizes!r}"
+            )
+        if len(sizes) < 2:
+            raise GradstepError(
+                "Argument `layer_sizes` needs at least 2 sizes (inputs and outputs). "
+                f"Received: layer_sizes={sizes!r}"
+            )
+        self.layer_sizes = tuple(check_int(f"layer_sizes[{i}]", size, 1) for i, size in enumerate(sizes))
+        hidden = _activations.get(activation)
+        self.activation = hidden.name
+        self.dtype = _resolve_dtype(dtype)
+        gen = _resolve_rng(rng)
+        if init is None:
+            from .. import init as init_module
+
+            init = init_module.recommend(self.activation)
+        weight_init = _resolve_initializer("init", init)
+        if isinstance(bias_init, Real) and not isinstance(bias_init, bool):
+            bias_value = check_real("bias_init", bias_init)
+            bias_fn = None
+        else:
+            bias_fn = _resolve_initializer("bias_init", bias_init)
+
+        shapes = []
+        for fan_in, fan_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:], strict=True):
+            shapes += [(fan_in, fan_out), (fan_out,)]
+        self._params = np.zeros(sum(int(np.prod(s)) for s in shapes), dtype=self.dtype)
+        self._grads = np.zeros_like(self._params)
+
+        self.param_slices: list[ParamSlice] = []
+        offset = 0
+        for i, shape in enumerate(shapes):
+            size = int(np.prod(shape))
+            name = f"{'W' if len(shape) == 2 else 'b'}{i // 2 + 1}"
+            self.param_slices.append(ParamSlice(name, slice(offset, offset + size), shape))
+            offset += size
+
+        n_layers = len(self.layer_sizes) - 1
+        self.layers: list[Dense] = []
+        for l in range(n_layers):
+            w_slot, b_slot = self.param_slices[2 * l], self.param_slices[2 * l + 1]
+            act = hidden if l < n_layers - 1 else _activations.linear
+            layer = Dense(
+                self._params[w_slot.slice].reshape(w_slot.shape),
+                self._params[b_slot.slice],
+                self._grads[w_slot.slice].reshape(w_slot.shape),
+                self._grads[b_slot.slice],
+                act,
+            )
+            layer.W[...] = _draw(weight_init, "init", w_slot.shape, gen, self.dtype)
+            if bias_fn is None:
+                layer.b.fill(bias_value)
+            else:
+                layer.b[...] = _draw(bias_fn, "bias_init", b_slot.shape, gen, self.dtype)
+            self.layers.append(layer)
+
+        self.pre_activations: list[np.ndarray] = []
+        self.activations: list[np.ndarray] = []
+        self.grad_activations: list[np.ndarray] = []
+        self._X: np.ndarray | None = None
+        self._Z: list[np.ndarray] = []
+        self._A: list[np.ndarray] = []
+        self._dA: list[np.ndarray] = []
+        self._dZ: list[np.ndarray] = []
+        self._buffers_for: int | None = None
+
+    # -- the flat buffers -------------------------------------------------------------------------
+
+    @property
+    def params(self) -> np.ndarray:
+        """Every parameter, one contiguous 1-D array: [W1, b1, W2, b2, ...].
+
+        Assigning to it copies into the buffer (the layer views stay valid), so both
+        ``model.params -= lr * model.grads`` and ``model.params = saved`` work.
+        """
+        return self._params
+
+    @params.setter
+    def params(self, values) -> None:
+        if values is not self._params:  # `model.params -= ...` already updated the buffer in place
+            self.set_params(values)
+
+    @property
+    def grads(self) -> np.ndarray:
+        """Every gradient, same size, dtype and layout as :attr:`params`, filled by :meth:`backward`."""
+        return self._grads
+
+    @grads.setter
+    def grads(self, values) -> None:
+        if values is not self._grads:
+            self._grads[...] = self._flat_values(values, "grads")
+
+    @property
+    def n_params(self) -> int:
+        return self._params.size
+
+    def parameters(self) -> list[np.ndarray]:
+        """The views [W1, b1, W2, b2, ...] into :attr:`params`."""
+        return [p for layer in self.layers for p in (layer.W, layer.b)]
+
+    def gradients(self) -> list[np.ndarray]:
+        """The views [dW1, db1, dW2, db2, ...] into :attr:`grads`."""
+        return [g for layer in self.layers for g in (layer.dW, layer.db)]
+
+    def set_params(self, values) -> None:
+        """Copy ``values`` (n_params numbers, e.g. from a checkpoint) into :attr:`params`."""
+        self._params[...] = self._flat_values(values, "set_params")
+
+    def _flat_values(self, values, what: str) -> np.ndarray:
+        values = np.asarray(values)
+        if values.shape != self._params.shape:
+            raise GradstepError(
+                f"{what} needs an array of shape ({self.n_params},). Received shape {values.shape}."
+            )
+        return values
+
+    def zero_grad(self) -> None:
+        self._grads.fill(0)
+
+    # -- forward and backward ---------------------------------------------------------------------
+
+    def _check_X(self, X) -> np.ndarray:
+        try:
+            X = np.asarray(X, dtype=self.dtype)
+        except (TypeError, ValueError) as exc:
+            raise GradstepError(
+                f"X must be an array of numbers. Received {type(X).__name__}: {exc}"
+            ) from None
+        if X.ndim != 2:
+            raise GradstepError(f"X must be a 2-D array (n_samples, n_features). Received shape {X.shape}.")
+        if X.shape[1] != self.layer_sizes[0]:
+            raise GradstepError(f"X has {X.shape[1]} features but the model expects {self.layer_sizes[0]}.")
+        return X
+
+    def _allocate(self, n: int) -> None:
+        """Work buffers for a batch of n rows, kept while the batch size stays the same."""
+        if self._buffers_for == n:
+            return
+        hidden = self.layers[:-1]
+        self._Z = [np.empty((n, layer.fan_out), self.dtype) for layer in hidden]
+        # A linear hidden activation is the identity: A and Z can share a buffer.
+        self._A = [
+            Z if layer.act is _activations.linear else np.empty_like(Z)
+            for layer, Z in zip(hidden, self._Z, strict=True)
+        ]
+        self._dA = [np.empty_like(Z) for Z in self._Z]
+        self._dZ = [np.empty_like(Z) for Z in self._Z]
+        self._buffers_for = n
+
+    def forward(self, X) -> np.ndarray:
+        """Return the logits for X (n, layer_sizes[0]) and cache Z and A of every layer for backward.
+
+        The logits array is new on each call; the hidden-layer caches are reused buffers.
+        """
+        X = self._check_X(X)
+        self._allocate(X.shape[0])
+        self._X = X
+        A = X
+        for layer, Z, A_out in zip(self.layers[:-1], self._Z, self._A, strict=True):
+            np.matmul(A, layer.W, out=Z)
+            Z += layer.b
+            A = layer.act.forward(Z, out=A_out)
+        logits = A @ self.layers[-1].W
+        logits += self.layers[-1].b
+        self.pre_activations = [*self._Z, logits]
+        self.activations = [*self._A, logits]
+        self.grad_activations = []  # filled by backward
+        return logits
+
+    def backward(self, dlogits, *, input_grad: bool = True) -> np.ndarray | None:
+        """Fill :attr:`grads` (overwriting them) from d(loss)/d(logits) of the last :meth:`forward`.
+
+        Returns dX = d(loss)/dX, or None with ``input_grad=False`` (saves one matrix product).
+        """
+        if self._X is None:
+            raise GradstepError("backward needs a forward pass first: call forward(X) before backward().")
+        n = self._X.shape[0]
+        expected = (n, self.layer_sizes[-1])
+        dZ = np.asarray(dlogits, dtype=self.dtype)
+        if dZ.shape != expected:
+            raise GradstepError(
+                f"dlogits has shape {dZ.shape} but the last forward produced logits of shape {expected}."
+            )
+        for l in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[l]
+            A_prev = self._X if l == 0 else self._A[l - 1]
+            np.matmul(A_prev.T, dZ, out=layer.dW)
+            np.sum(dZ, axis=0, out=layer.db)
+            if l == 0:
+                self.grad_activations = list(self._dA)
+                return dZ @ layer.W.T if input_grad else None
+            dA_prev = np.matmul(dZ, layer.W.T, out=self._dA[l - 1])
+            g = self.layers[l - 1].act
+            dZ = self._dZ[l - 1]
+            if g.elementwise:
+                g.derivative(self._Z[l - 1], A_prev, out=dZ)
+                dZ *= dA_prev
+            else:
+                g.vjp(A_prev, dA_prev, out=dZ)
+        return None  # unreachable: the loop returns at l == 0
+
+    def loss_and_grad(self, X, y, loss: str | Callable = "softmax_cross_entropy") -> float:
+        """Forward, loss, backward: fill :attr:`grads` and return the loss value (mean over the batch)."""
+        loss_fn = _losses.get(loss)
+        logits = self.forward(X)
+        value, dlogits = loss_fn(logits, y)
+        self.backward(dlogits, input_grad=False)
+        return value
+
+    def predict(self, X) -> np.ndarray:
+        """Return the logits for X without touching the cached forward state."""
+        A = self._check_X(X)
+        for layer in self.layers:
+            Z = A @ layer.W
+            Z += layer.b
+            A = layer.act.forward(Z, out=Z)
+        return A
+
+    # -- description ------------------------------------------------------------------------------
+
+    def config(self) -> dict:
+        """A plain dict that rebuilds this architecture with :meth:`from_config`."""
+        return {
+            "layer_sizes": list(self.layer_sizes),
+            "activation": self.activation,
+            "dtype": self.dtype.name,
+        }
+
+    @classmethod
+    def from_config(cls, cfg: dict, **kwargs) -> MLP:
+        """Build a freshly initialized model with ``cfg``'s architecture (load parameters afterwards);
+        ``kwargs`` (init, bias_init, rng) go to the constructor."""
+        if not isinstance(cfg, dict) or "layer_sizes" not in cfg:
+            raise GradstepError(f"MLP config must be a dict with 'layer_sizes'. Received: {cfg!r}")
+        unknown = set(cfg) - {"layer_sizes", "activation", "dtype"}
+        if unknown:
+            raise unknown_name("MLP config key", sorted(unknown)[0], ["layer_sizes", "activation", "dtype"])
+        return cls(
+            cfg["layer_sizes"],
+            activation=cfg.get("activation", "relu"),
+            dtype=cfg.get("dtype", "float32"),
+            **kwargs,
+        )
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(map(str, self.layer_sizes))
+        return (
+            f"MLP(layer_sizes=({sizes}), activation={self.activation!r}, dtype={self.dtype.name}, "
+            f"n_params={self.n_params})"
+        )
