@@ -1,0 +1,7 @@
+"""``python -m gradstep`` is the ``gradstep`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per ``gradstep`` subcommand: ``configure(parser)`` adds its flags, ``run(args)`` does it."""

@@ -1,0 +1,22 @@
+"""``gradstep evaluate CHECKPOINT``: rebuild a saved run and measure it on its test split."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", help="a checkpoint.gradstep file, or the run folder that holds one")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import run as run_mod
+
+    path = Path(args.checkpoint)
+    if path.is_dir():
+        path = path / run_mod.CHECKPOINT_NAME
+    result = run_mod.evaluate_checkpoint(path)
+    print(json.dumps(result, indent=2))
+    return 0

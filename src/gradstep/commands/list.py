@@ -1,0 +1,32 @@
+"""``gradstep list``: what gradstep offers, by name, as the other commands accept them."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "what",
+        nargs="?",
+        default="all",
+        choices=["all", "initializers", "optimizers", "activations", "datasets", "schedules"],
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import data, init, optim
+    from ..config import SCHEDULES
+    from ..nn import activations
+
+    table = {
+        "initializers": init.available(),
+        "optimizers": optim.available(),
+        "activations": activations.available(),
+        "datasets": data.available(),
+        "schedules": list(SCHEDULES),
+    }
+    for name, items in table.items():
+        if args.what in ("all", name):
+            print(f"{name}: {', '.join(items)}")
+    return 0

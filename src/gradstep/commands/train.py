@@ -1,0 +1,119 @@
+"""``gradstep train``: flags or ``--config run.toml`` -> one RunConfig -> a run folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+S = argparse.SUPPRESS
+
+# flag -> (RunConfig field or optimizer argument, type, help)
+RUN_FLAGS = {
+    "--data": ("data", str, "dataset name (digits, moons, circles, spirals, blobs) or a .npz/.csv/IDX path"),
+    "--hidden": ("hidden", str, "hidden widths: 128,64 is two layers, 64x30 is thirty layers of 64"),
+    "--activation": ("activation", str, "hidden activation: relu, leaky_relu, tanh, sigmoid, linear"),
+    "--init": ("init", str, "initializer name, or auto (He for ReLU, Xavier for tanh/sigmoid)"),
+    "--optimizer": ("optimizer", str, "sgd, momentum, rmsprop, adam, adamw"),
+    "--lr": ("lr", float, "learning rate (default depends on the optimizer)"),
+    "--schedule": ("schedule", str, "learning-rate schedule: constant, step, exponential, cosine"),
+    "--warmup-steps": ("warmup_steps", int, "linear warm-up steps"),
+    "--epochs": ("epochs", int, "number of epochs"),
+    "--batch-size": ("batch_size", int, "mini-batch size (the training-set size is full-batch GD, 1 is SGD)"),
+    "--seed": ("seed", int, "seed for initialization, split and batch order"),
+    "--dtype": ("dtype", str, "float32 or float64"),
+    "--clip-norm": ("clip_norm", float, "clip gradients to this global norm"),
+    "--patience": ("patience", int, "stop early after this many epochs without val_loss improvement"),
+    "--checkpoint-every": ("checkpoint_every", int, "write the checkpoint every N epochs"),
+}
+OPTIMIZER_FLAGS = {
+    "--beta": ("beta", float, "momentum / RMSprop averaging coefficient"),
+    "--beta1": ("beta1", float, "Adam first-moment coefficient"),
+    "--beta2": ("beta2", float, "Adam second-moment coefficient"),
+    "--eps": ("eps", float, "epsilon of RMSprop and Adam"),
+    "--weight-decay": ("weight_decay", float, "weight decay (coupled L2; decoupled for adamw)"),
+    "--form": ("form", str, "momentum form: ema (the notes) or heavy_ball (PyTorch)"),
+    "--eps-mode": (
+        "eps_mode",
+        str,
+        "Adam epsilon: inside_sqrt (the notes), outside_sqrt (PyTorch), hat (Keras)",
+    ),
+    "--momentum": ("momentum", float, "RMSprop momentum (PyTorch's)"),
+    "--dampening": ("dampening", float, "heavy-ball dampening (PyTorch's)"),
+}
+SWITCHES = {
+    "--nesterov": ("nesterov", True, "Nesterov momentum"),
+    "--centered": ("centered", True, "centered RMSprop"),
+    "--amsgrad": ("amsgrad", True, "AMSGrad variant of Adam"),
+    "--eps-outside-sqrt": ("eps_in_sqrt", False, "RMSprop epsilon outside the square root (PyTorch)"),
+    "--no-bias-correction": ("bias_correction", False, "Adam without bias correction"),
+}
+
+
+def add_run_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags that describe a run; shared by train, doctor and compare."""
+    g = parser.add_argument_group("run")
+    for flag, (dest, typ, help_) in RUN_FLAGS.items():
+        g.add_argument(flag, dest=dest, type=typ, default=S, help=help_)
+    g.add_argument("--config", default=S, help="TOML file of run settings; flags override it")
+    o = parser.add_argument_group("optimizer hyperparameters")
+    for flag, (dest, typ, help_) in OPTIMIZER_FLAGS.items():
+        o.add_argument(flag, dest=f"opt_{dest}", type=typ, default=S, help=help_)
+    for flag, (dest, value, help_) in SWITCHES.items():
+        o.add_argument(flag, dest=f"opt_{dest}", action="store_const", const=value, default=S, help=help_)
+
+
+def config_from_args(args: argparse.Namespace):
+    """Build the RunConfig: the TOML file first, then every flag given on the command line."""
+    from ..config import RunConfig
+
+    given = vars(args)
+    fields = {dest: given[dest] for dest, *_ in RUN_FLAGS.values() if dest in given}
+    opt_args = {k[4:]: v for k, v in given.items() if k.startswith("opt_")}
+    if "config" in given:
+        cfg = RunConfig.from_toml(given["config"])
+        base = cfg.to_dict()
+        base.update(fields)
+        base["optimizer_args"] = {**cfg.optimizer_args, **opt_args}
+        return RunConfig.from_dict(base)
+    return RunConfig(**fields, optimizer_args=opt_args)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_run_flags(parser)
+    parser.add_argument("--out", default=S, help="output folder (default: a new runs/train-NNN)")
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="start over in an --out that has a checkpoint"
+    )
+    parser.add_argument("--quiet", action="store_true", help="print only the final metrics")
+    parser.add_argument("--no-progress", action="store_true", help="plain lines instead of a progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import run as run_mod
+    from .._validation import GradstepError
+
+    given = vars(args)
+    out = given.get("out")
+    progress = False if args.no_progress else None
+    if args.resume:
+        if out is None:
+            raise GradstepError("--resume needs --out, the folder of the run to continue")
+        changed = sorted(k for k in given if k in _RUN_DESTS or k.startswith("opt_") or k == "config")
+        if set(changed) - {"epochs"}:
+            raise GradstepError(
+                f"--resume continues the saved configuration exactly; only --epochs may change "
+                f"(received {', '.join(changed)})"
+            )
+        metrics = run_mod.resume(out, epochs=given.get("epochs"), quiet=args.quiet, progress=progress)
+    else:
+        cfg = config_from_args(args)
+        out = out or run_mod.next_run_dir()
+        metrics = run_mod.train(cfg, out, overwrite=args.overwrite, quiet=args.quiet, progress=progress)
+    print(json.dumps({"out": str(out), **metrics}, indent=2))
+    sys.stdout.flush()
+    return 0
+
+
+_RUN_DESTS = {dest for dest, *_ in RUN_FLAGS.values()}

@@ -1,0 +1,157 @@
+"""One frozen, validated configuration for a training run, from keyword arguments or a TOML file.
+
+The CLI's flags and ``--config run.toml`` both end here, so a run is described the same way whichever
+way it was started, and a checkpoint stores exactly this object (as a dict) to resume or evaluate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._validation import GradstepError, check_choice, check_int, check_real, unknown_name
+
+__all__ = ["RunConfig", "parse_hidden"]
+
+SCHEDULES = ("constant", "step", "exponential", "cosine")
+DTYPES = ("float32", "float64")
+DEFAULT_LR = {"sgd": 0.05, "momentum": 0.05, "rmsprop": 1e-3, "adam": 1e-3, "adamw": 1e-3}
+
+
+def parse_hidden(text: str | int | list | tuple) -> tuple[int, ...]:
+    """Hidden widths from ``"128,64"`` (two layers), ``"64x30"`` (30 layers of 64), ``"256,64x4"`` or a list.
+
+    Commas separate layers; ``WxN`` repeats width W N times. An empty string means no hidden layer.
+    """
+    if isinstance(text, int) and not isinstance(text, bool):
+        return (check_int("hidden", text, 1),)
+    if isinstance(text, (list, tuple)):
+        return tuple(check_int("hidden", h, 1) for h in text)
+    out: list[int] = []
+    for part in str(text).split(","):
+        part = part.strip().lower()
+        if not part:
+            continue
+        width, _, repeat = part.partition("x")
+        try:
+            w, r = int(width), int(repeat or 1)
+        except ValueError:
+            raise GradstepError(
+                f"Argument `hidden` must look like 128,64 or 64x30 (widths, WxN repeats W N times). "
+                f"Received: {text!r}"
+            ) from None
+        if w < 1 or r < 1:
+            raise GradstepError(f"Argument `hidden` needs positive widths and counts. Received: {text!r}")
+        out.extend([w] * r)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a training run. Defaults are the README's main job."""
+
+    data: str = "digits"
+    hidden: tuple[int, ...] = (256, 128)
+    activation: str = "relu"
+    init: str = "auto"
+    optimizer: str = "adam"
+    lr: float | None = None
+    optimizer_args: dict[str, Any] = field(default_factory=dict)
+    schedule: str = "constant"
+    warmup_steps: int = 0
+    epochs: int = 30
+    batch_size: int = 32
+    seed: int = 0
+    dtype: str = "float32"
+    clip_norm: float | None = None
+    patience: int | None = None
+    checkpoint_every: int = 1
+    val_fraction: float = 0.1
+    test_fraction: float = 0.2
+
+    def __post_init__(self) -> None:
+        from . import data, init, optim
+        from .nn import activations
+
+        set_ = object.__setattr__
+        set_(self, "hidden", parse_hidden(self.hidden))
+        # A path is a dataset too; only a bare name is checked against the built-in list.
+        if not _looks_like_path(self.data):
+            check_choice("dataset", self.data, data.available())
+        check_choice("activation", self.activation, activations.available())
+        if self.init != "auto":
+            init.get(self.init)
+        opt_cls = optim.get(self.optimizer)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_choice("dtype", self.dtype, DTYPES)
+        accepted = set(inspect.signature(opt_cls.__init__).parameters) - {"self", "params", "lr"}
+        for k in self.optimizer_args:
+            if k not in accepted:
+                raise unknown_name(f"argument for optimizer '{self.optimizer}'", k, accepted)
+        if self.lr is not None:
+            check_real("lr", self.lr, 0.0, low_open=True)
+        check_int("warmup_steps", self.warmup_steps, 0)
+        check_int("epochs", self.epochs, 1, 100_000)
+        check_int("batch_size", self.batch_size, 1)
+        check_int("seed", self.seed, 0, 2**32 - 1)
+        check_int("checkpoint_every", self.checkpoint_every, 1)
+        if self.clip_norm is not None:
+            check_real("clip_norm", self.clip_norm, 0.0, low_open=True)
+        if self.patience is not None:
+            check_int("patience", self.patience, 1)
+        check_real("val_fraction", self.val_fraction, 0.0, 0.5, high_open=True)
+        check_real("test_fraction", self.test_fraction, 0.0, 0.5, low_open=True, high_open=True)
+        set_(self, "optimizer_args", dict(self.optimizer_args))
+        # Build the optimizer once on a dummy parameter so a bad hyperparameter fails now, not at step 1.
+        import numpy as np
+
+        optim.create(self.optimizer, [np.zeros(1)], lr=self.learning_rate, **self.optimizer_args)
+
+    @property
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else DEFAULT_LR.get(self.optimizer, 1e-3)
+
+    @property
+    def init_name(self) -> str:
+        from . import init
+
+        return init.recommend(self.activation) if self.init == "auto" else self.init
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise unknown_name("configuration key", sorted(unknown)[0], names)
+        return cls(**d)
+
+    @classmethod
+    def from_toml(cls, path: str | Path, **overrides: Any) -> RunConfig:
+        """Read a TOML file (keys as the fields, optimizer hyperparameters under ``[optimizer_args]``)."""
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            import tomli as tomllib
+        path = Path(path)
+        try:
+            d = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise GradstepError(f"No configuration file at {path}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise GradstepError(f"Cannot read configuration file {path}: {exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise GradstepError(f"Configuration file {path} is not valid TOML: {exc}") from None
+        d.update(overrides)
+        return cls.from_dict(d)
+
+
+def _looks_like_path(name: str) -> bool:
+    return isinstance(name, str) and ("/" in name or "." in name or Path(name).exists())

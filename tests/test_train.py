@@ -1,0 +1,174 @@
+"""The training loop and exact resume, in this process and across processes."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from gradstep import checkpoint as ckpt
+from gradstep import run as run_mod
+from gradstep.config import RunConfig
+from gradstep.train import EarlyStopping, TrainingDiverged, fit
+
+SMALL = dict(hidden=(24,), epochs=2, batch_size=128, dtype="float64", optimizer="adam", seed=3)
+
+
+def _fit(run, **kw):
+    cfg = run.config
+    return fit(
+        run.model,
+        run.optimizer,
+        run.data,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+        quiet=True,
+        state=run.state,
+        **kw,
+    )
+
+
+def test_default_style_run_learns_digits():
+    run = run_mod.build(RunConfig(hidden=(64,), epochs=8, batch_size=32, seed=0))
+    state = _fit(run)
+    h = state.history
+    assert len(h) == 8
+    assert h[-1]["train_loss"] < h[0]["train_loss"] / 3
+    assert h[-1]["val_accuracy"] > 0.9
+    assert len(h[0]["grad_norms"]) == 2 and all(g > 0 for g in h[0]["grad_norms"])
+
+
+def test_diverging_run_stops_with_a_clear_message_and_writes_no_checkpoint(tmp_path):
+    cfg = RunConfig(hidden=(32, 32), epochs=3, optimizer="sgd", lr=1e6, init="he_normal")
+    with pytest.raises(TrainingDiverged, match=r"loss became (nan|inf) at epoch \d+, step \d+"):
+        run_mod.train(cfg, tmp_path / "out", quiet=True)
+    assert not (tmp_path / "out" / run_mod.CHECKPOINT_NAME).exists()
+
+
+def test_early_stopping_decides_from_history_alone():
+    stop = EarlyStopping(patience=2)
+    improving = [{"val_loss": v} for v in (3.0, 2.0, 1.0)]
+    stalled = [{"val_loss": v} for v in (3.0, 1.0, 1.5, 1.2)]
+    assert not stop(history=improving)
+    assert stop(history=stalled)
+    assert not EarlyStopping(patience=2, monitor="val_accuracy")(
+        history=[{"val_accuracy": a} for a in (0.5, 0.6, 0.7)]
+    )
+
+
+def test_max_steps_then_continue_in_process_is_bit_identical():
+    cfg = RunConfig(**SMALL)
+    full = run_mod.build(cfg)
+    _fit(full)
+    part = run_mod.build(cfg)
+    part.state = _fit(part, max_steps=5)
+    assert part.state.step == 5 and part.state.batch == 5
+    part.state = _fit(part)
+    assert np.array_equal(part.model.params, full.model.params)
+    assert [h["train_loss"] for h in part.state.history] == [h["train_loss"] for h in full.state.history]
+
+
+_RESUME = textwrap.dedent(
+    """
+    import sys, numpy as np
+    from gradstep import run as run_mod
+    from gradstep.checkpoint import load
+    from gradstep.config import RunConfig
+    from gradstep.train import fit
+    c = load(sys.argv[1])
+    run = run_mod.build(RunConfig.from_dict(c.meta["config"]))
+    run_mod.restore(c, run)
+    cfg = run.config
+    state = fit(run.model, run.optimizer, run.data, epochs=cfg.epochs, batch_size=cfg.batch_size,
+                seed=cfg.seed, state=run.state, quiet=True)
+    np.save(sys.argv[2], run.model.params)
+    print(repr([h["train_loss"] for h in state.history]))
+    """
+)
+
+
+def test_resume_in_a_new_process_is_bit_identical_at_every_position(tmp_path):
+    cfg = RunConfig(**SMALL)
+    full = run_mod.build(cfg)
+    _fit(full)
+    steps_per_epoch = -(-len(full.data.X_train) // cfg.batch_size)
+    last = cfg.epochs * steps_per_epoch
+    for k in (0, 1, steps_per_epoch // 2, steps_per_epoch, last):
+        part = run_mod.build(cfg)
+        part.state = _fit(part, max_steps=k)
+        path = run_mod.save_checkpoint(tmp_path / f"at{k}.gradstep", part)
+        out = tmp_path / f"params{k}.npy"
+        res = subprocess.run(
+            [sys.executable, "-c", _RESUME, str(path), str(out)], capture_output=True, text=True, timeout=120
+        )
+        assert res.returncode == 0, res.stderr
+        assert np.array_equal(np.load(out), full.model.params), f"resume at step {k} differs"
+        assert eval(res.stdout) == [h["train_loss"] for h in full.state.history]
+
+
+def test_restore_refuses_another_architecture_and_leaves_the_model_untouched(tmp_path):
+    a = run_mod.build(RunConfig(**SMALL))
+    path = run_mod.save_checkpoint(tmp_path / "a.gradstep", a)
+    b = run_mod.build(RunConfig(**{**SMALL, "hidden": (16, 8)}))
+    before, opt_before = b.model.params.copy(), b.optimizer.state_dict()
+    with pytest.raises(ckpt.CheckpointError, match=r"another architecture"):
+        run_mod.restore(path, b)
+    assert np.array_equal(b.model.params, before)
+    assert b.optimizer.t == opt_before["t"]
+
+
+def test_restore_refuses_another_optimizer_and_leaves_the_model_untouched(tmp_path):
+    a = run_mod.build(RunConfig(**SMALL))
+    path = run_mod.save_checkpoint(tmp_path / "a.gradstep", a)
+    b = run_mod.build(RunConfig(**{**SMALL, "optimizer": "rmsprop"}))
+    before = b.model.params.copy()
+    with pytest.raises(ValueError, match=r"cannot be loaded into 'rmsprop'"):
+        run_mod.restore(path, b)
+    assert np.array_equal(b.model.params, before)
+
+
+def test_train_writes_every_output_and_evaluate_reproduces_the_metrics(tmp_path):
+    out = tmp_path / "run"
+    metrics = run_mod.train(RunConfig(**SMALL), out, quiet=True)
+    for name in (
+        "checkpoint.gradstep",
+        "history.csv",
+        "history.json",
+        "metrics.json",
+        "config.json",
+        "curves.png",
+    ):
+        assert (out / name).exists(), name
+    assert json.loads((out / "metrics.json").read_text()) == metrics
+    ev = run_mod.evaluate_checkpoint(out / "checkpoint.gradstep")
+    assert ev["test_accuracy"] == metrics["test_accuracy"]
+    assert ev["test_loss"] == metrics["test_loss"]
+    assert len((out / "history.csv").read_text().splitlines()) == 1 + SMALL["epochs"]
+
+
+def test_resume_extends_a_finished_run_exactly(tmp_path):
+    out = tmp_path / "run"
+    run_mod.train(RunConfig(**{**SMALL, "epochs": 1}), out, quiet=True)
+    run_mod.resume(out, epochs=2, quiet=True)
+    resumed = ckpt.load(out / "checkpoint.gradstep").arrays["model/params"]
+    straight = run_mod.build(RunConfig(**SMALL))
+    _fit(straight)
+    assert np.array_equal(resumed, straight.model.params)
+
+
+def test_a_new_run_refuses_a_folder_with_a_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    run_mod.train(RunConfig(**{**SMALL, "epochs": 1}), out, quiet=True)
+    before = (out / "checkpoint.gradstep").read_bytes()
+    with pytest.raises(ValueError, match=r"already holds a checkpoint"):
+        run_mod.train(RunConfig(**SMALL), out, quiet=True)
+    assert (out / "checkpoint.gradstep").read_bytes() == before
+
+
+def test_next_run_dir_never_reuses_a_folder(tmp_path):
+    first = run_mod.next_run_dir(tmp_path)
+    first.mkdir(parents=True)
+    assert run_mod.next_run_dir(tmp_path) != first
