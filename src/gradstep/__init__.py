@@ -1,41 +1,32 @@
 """gradstep: how a deep network's weights start and how they move.
 
-The public API lives here. Importing gradstep loads NumPy only; the engine's heavier parts (numba
-kernels, scikit-learn data, matplotlib, torch) load on first use.
+The public API lives here, resolved on first use: ``import gradstep`` itself loads nothing heavy (not
+even NumPy), so ``gradstep --help`` stays fast; ``gradstep.Adam`` imports the optimizers when asked.
 """
 
 from __future__ import annotations
 
 import importlib
 
-from . import init, optim
 from ._validation import GradstepError
-from .optim import SGD, Adam, AdamW, Momentum, RMSprop
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "GradstepError",
-    "init",
-    "optim",
-    "SGD",
-    "Momentum",
-    "RMSprop",
-    "Adam",
-    "AdamW",
-    "nn",
-    "data",
-    "train",
-    "checkpoint",
-    "doctor",
-    "diagnose",
-    "fit",
-    "MLP",
-    "__version__",
-]
+_LAZY_MODULES = {"init", "optim", "nn", "data", "train", "checkpoint", "config", "run", "doctor", "lab",
+                 "plots", "interop", "compare"}
+_LAZY_ATTRS = {
+    "SGD": ("optim", "SGD"),
+    "Momentum": ("optim", "Momentum"),
+    "RMSprop": ("optim", "RMSprop"),
+    "Adam": ("optim", "Adam"),
+    "AdamW": ("optim", "AdamW"),
+    "MLP": ("nn", "MLP"),
+    "fit": ("train", "fit"),
+    "RunConfig": ("config", "RunConfig"),
+    "diagnose": ("doctor", "diagnose"),
+}
 
-_LAZY_MODULES = {"nn", "data", "train", "checkpoint", "doctor", "lab", "plots", "interop"}
-_LAZY_ATTRS = {"fit": ("train", "fit"), "MLP": ("nn", "MLP"), "diagnose": ("doctor", "diagnose")}
+__all__ = ["GradstepError", "__version__", *sorted(_LAZY_MODULES), *sorted(_LAZY_ATTRS)]
 
 
 def __getattr__(name: str):
@@ -43,5 +34,11 @@ def __getattr__(name: str):
         return importlib.import_module(f".{name}", __name__)
     if name in _LAZY_ATTRS:
         module, attr = _LAZY_ATTRS[name]
-        return getattr(importlib.import_module(f".{module}", __name__), attr)
+        value = getattr(importlib.import_module(f".{module}", __name__), attr)
+        globals()[name] = value  # later lookups skip this function
+        return value
     raise AttributeError(f"module 'gradstep' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
