@@ -1,0 +1,154 @@
+"""``gradstep compare``: initializers x optimizers x learning rates over seeds, in parallel, as a table.
+
+    gradstep compare --init he_normal,xavier_normal --optimizer sgd,adam --lr 0.05,0.001 --seeds 5 \\
+        --epochs 20 --jobs 2 --out runs/cmp
+
+prints the table and writes ``compare.csv``, ``compare.json`` and ``compare.png`` into ``--out``
+(existing files of those names are replaced). Lists are comma-separated. ``--lr`` with one value per
+optimizer pairs them (SGD at 0.05, Adam at 0.001); any other count runs every optimizer at every rate;
+``--lr-mode cross`` crosses even when the counts match (see :mod:`gradstep.compare`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+S = argparse.SUPPRESS
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data", default="digits", help="dataset name or path (classification); default digits"
+    )
+    parser.add_argument(
+        "--init",
+        default="auto",
+        help="initializers, comma-separated (auto = He for ReLU, Xavier for tanh); default auto",
+    )
+    parser.add_argument(
+        "--optimizer",
+        default="sgd,momentum,rmsprop,adam",
+        help="optimizers, comma-separated; default sgd,momentum,rmsprop,adam",
+    )
+    parser.add_argument(
+        "--lr",
+        default=S,
+        help="learning rates, comma-separated: one per optimizer pairs them, otherwise every "
+        "optimizer runs at every rate; default: each optimizer's default rate",
+    )
+    parser.add_argument(
+        "--lr-mode",
+        default="auto",
+        choices=["auto", "pair", "cross"],
+        help="how --lr meets --optimizer: auto (pair when the counts match), pair, cross",
+    )
+    parser.add_argument(
+        "--seeds", default="5", help="a count N (seeds 0..N-1) or a comma-separated list of seeds; default 5"
+    )
+    parser.add_argument("--epochs", type=int, default=20, help="epochs per run; default 20")
+    parser.add_argument("--batch-size", type=int, default=32, help="mini-batch size; default 32")
+    parser.add_argument("--hidden", default="128", help="hidden widths, e.g. 128,64 or 64x30; default 128")
+    parser.add_argument("--activation", default="relu", help="hidden activation; default relu")
+    parser.add_argument(
+        "--target", type=float, default=0.95, help="validation accuracy that counts as reached; default 0.95"
+    )
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once (-1: one per CPU); default 1")
+    parser.add_argument("--out", default=S, help="output folder (default: a new runs/compare-NNN)")
+    parser.add_argument("--no-figure", action="store_true", help="skip compare.png")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import compare
+    from ..run import next_run_dir
+
+    given = vars(args)
+    lrs = _numbers("--lr", given["lr"], float) if "lr" in given else None
+    seeds = _seeds(args.seeds)
+    inits, optimizers = _names("--init", args.init), _names("--optimizer", args.optimizer)
+    options = dict(
+        inits=inits,
+        optimizers=optimizers,
+        lrs=lrs,
+        lr_mode=args.lr_mode,
+        seeds=seeds,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        hidden=args.hidden,
+        activation=args.activation,
+        target_accuracy=args.target,
+        jobs=args.jobs,
+    )
+    settings = compare.plan(args.data, **options)  # every name and number checked before any run starts
+    n_runs = len(settings["combinations"]) * len(settings["seeds"])
+    print(
+        f"gradstep compare: {len(settings['combinations'])} combinations x {len(settings['seeds'])} seeds = "
+        f"{n_runs} runs of {args.epochs} epochs, {args.jobs} at a time",
+        file=sys.stderr,
+        flush=True,
+    )
+    result = compare.grid(args.data, **options)
+    out = given.get("out") or next_run_dir(prefix="compare")
+    paths = result.write(out, figure=not args.no_figure)
+    _print_table(result, title=f"{args.data}: final accuracy and time to {args.target:g} validation accuracy")
+    print(f"wrote {', '.join(str(p) for p in paths)}")
+    return 0
+
+
+def _split(flag: str, text: str) -> list[str]:
+    items = [item.strip() for item in str(text).split(",")]
+    if not items or any(not item for item in items):
+        from .._validation import GradstepError
+
+        raise GradstepError(
+            f"Argument `{flag}` must be a comma-separated list without empty items. Received: {text!r}"
+        )
+    return items
+
+
+def _names(flag: str, text: str) -> list[str]:
+    return _split(flag, text)
+
+
+def _numbers(flag: str, text: str, kind) -> list:
+    from .._validation import GradstepError
+
+    out = []
+    for item in _split(flag, text):
+        try:
+            out.append(kind(item))
+        except ValueError:
+            what = "integers" if kind is int else "numbers"
+            raise GradstepError(
+                f"Argument `{flag}` must be comma-separated {what}, e.g. "
+                f"{'0,1,2' if kind is int else '0.05,0.001'}. Received: {text!r}"
+            ) from None
+    return out
+
+
+def _seeds(text: str):
+    items = _numbers("--seeds", text, int)
+    # One number is a count of seeds (0..N-1); a list names the seeds.
+    return items[0] if len(items) == 1 and "," not in text else items
+
+
+def _print_table(result, title: str) -> None:
+    lines = result.table()
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=title)
+        for i, head in enumerate(lines[0]):
+            table.add_column(head, justify="left" if i < 2 else "right")
+        for row in lines[1:]:
+            table.add_row(*row)
+        Console().print(table)
+        return
+    widths = [max(len(row[i]) for row in lines) for i in range(len(lines[0]))]
+    print(title)
+    for row in lines:
+        cells = [
+            c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        print("  ".join(cells).rstrip())
