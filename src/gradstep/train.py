@@ -149,15 +149,14 @@ def fit(
                     return state
                 if schedule is not None:
                     optimizer.lr = schedule(state.step)
-                logits = model.forward(Xb)
-                value, dlogits = loss_fn(logits, yb)
+                value, logits, dlogits = model.forward_loss(Xb, yb, loss_fn)  # into reused buffers
                 if not math.isfinite(value):
                     raise TrainingDiverged(
                         f"Training diverged: the loss became {value} at epoch {state.epoch + 1}, "
                         f"step {state.step + 1} (lr={optimizer.lr:g}); lower the learning rate, "
                         f"clip gradients (clip_norm) or use a fan-based initializer"
                     )
-                model.backward(dlogits)
+                model.backward(dlogits, input_grad=False)  # dX is not needed: saves a matrix product
                 if clip_norm is not None:
                     clip_by_global_norm([model.grads], clip_norm)
                 for j, sl in enumerate(layer_slices):

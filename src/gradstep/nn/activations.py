@@ -6,15 +6,20 @@ small object with a ``name``, ``forward(z, out=None) -> a`` and, when g acts ele
 derivative receives both ``z`` and ``a = forward(z)`` so that each one uses whichever is cheaper:
 ``tanh' = 1 - a**2`` and ``sigmoid' = a * (1 - a)`` reuse the forward output, ReLU looks at ``z``.
 
+Backpropagation needs ``grad_a * g'(z)``, the vector-Jacobian product; ``vjp(a, grad_a, out=None,
+z=None)`` computes it in place, without temporaries (the MLP's backward pass calls it). ReLU, tanh and
+sigmoid compute it from ``a`` alone; the default multiplies ``derivative(z, a)`` by ``grad_a``.
+
 ``softmax`` is not elementwise (each output depends on the whole row), so it has no ``derivative``;
-it provides ``vjp(a, grad_a)``, the Jacobian-vector product ``a * (grad_a - sum(grad_a * a))``
+its ``vjp(a, grad_a)`` is the Jacobian-vector product ``a * (grad_a - sum(grad_a * a))``
 row by row. In gradstep softmax is meant as an *output* paired with cross-entropy:
 :func:`gradstep.nn.losses.softmax_cross_entropy` takes logits and folds softmax into the loss, whose
 gradient is then simply ``softmax(z) - onehot(y)``.
 
 ``out`` (optional) is a preallocated array of the same shape and dtype that receives the result, which
 is also returned. ``forward`` may be done in place (``out=z``); ``derivative`` and ``vjp`` may write over
-any of their inputs. Results keep the input's floating dtype (float32 stays float32).
+any of their inputs; ``vjp``'s ``out`` must not be ``grad_a``. Results keep the input's floating dtype
+(float32 stays float32).
 
 >>> import numpy as np
 >>> from gradstep.nn import activations
@@ -53,6 +58,14 @@ class Activation:
 
     def derivative(self, z: np.ndarray, a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         raise NotImplementedError
+
+    def vjp(
+        self, a: np.ndarray, grad_a: np.ndarray, out: np.ndarray | None = None, z: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``grad_a * g'(z)``: the gradient reaching z from the gradient reaching ``a = g(z)``."""
+        out = self.derivative(z, a, out=out)
+        out *= grad_a
+        return out
 
     def __call__(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         return self.forward(z, out=out)
@@ -97,6 +110,13 @@ class ReLU(Activation):
             out = _empty_like_float(z)
         return np.greater(z, 0, out=out)
 
+    def vjp(self, a, grad_a, out=None, z=None):
+        # a = max(z, 0) is 0 or positive, so sign(a) is g'(z) (0 at z = 0) without the bool-to-float
+        # cast of z > 0, which needs a scratch buffer.
+        out = np.sign(a, out=out)
+        out *= grad_a
+        return out
+
 
 class LeakyReLU(Activation):
     """g(z) = z if z > 0 else slope * z; g'(z) = 1 if z > 0 else slope (slope at z = 0, as in PyTorch)."""
@@ -134,6 +154,11 @@ class Tanh(Activation):
     def derivative(self, z, a, out=None):
         out = np.multiply(a, a, out=out)
         return np.subtract(1, out, out=out)
+
+    def vjp(self, a, grad_a, out=None, z=None):
+        out = self.derivative(z, a, out=out)
+        out *= grad_a
+        return out
 
 
 class Sigmoid(Activation):
@@ -184,7 +209,9 @@ class Softmax(Activation):
             "losses.softmax_cross_entropy."
         )
 
-    def vjp(self, a: np.ndarray, grad_a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    def vjp(
+        self, a: np.ndarray, grad_a: np.ndarray, out: np.ndarray | None = None, z: np.ndarray | None = None
+    ) -> np.ndarray:
         """Return ``J^T grad_a`` where ``J = diag(a) - a a^T`` is softmax's Jacobian, row by row."""
         row_dot = np.sum(grad_a * a, axis=-1, keepdims=True)
         if out is not None and np.may_share_memory(out, a):

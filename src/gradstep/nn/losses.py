@@ -28,7 +28,15 @@ import numpy as np
 from .._validation import GradstepError, unknown_name
 from .activations import sigmoid
 
-__all__ = ["mse", "binary_cross_entropy", "softmax_cross_entropy", "accuracy", "get", "available"]
+__all__ = [
+    "mse",
+    "binary_cross_entropy",
+    "softmax_cross_entropy",
+    "accuracy",
+    "get",
+    "available",
+    "is_builtin",
+]
 
 Loss = Callable[..., "tuple[float, np.ndarray]"]
 
@@ -170,6 +178,11 @@ _REGISTRY: dict[str, Loss] = {
 def available() -> list[str]:
     """The names :func:`get` accepts, sorted."""
     return sorted(_REGISTRY)
+
+
+def is_builtin(loss_fn) -> bool:
+    """Whether ``loss_fn`` is one of this module's losses (which all take ``out=``)."""
+    return any(loss_fn is f for f in _REGISTRY.values())
 
 
 def get(name: str | Loss) -> Loss:

@@ -214,6 +214,8 @@ class MLP:
         self._A: list[np.ndarray] = []
         self._dA: list[np.ndarray] = []
         self._dZ: list[np.ndarray] = []
+        self._logits: np.ndarray | None = None
+        self._dlogits: np.ndarray | None = None
         self._buffers_for: int | None = None
 
     # -- the flat buffers -------------------------------------------------------------------------
@@ -285,7 +287,11 @@ class MLP:
         return X
 
     def _allocate(self, n: int) -> None:
-        """Work buffers for a batch of n rows, kept while the batch size stays the same."""
+        """Work buffers for a batch of n rows, kept while the batch size stays the same.
+
+        Every array the training step touches lives here (plus the flat ``params`` and ``grads``), so
+        a step with an unchanged batch size allocates nothing that grows with the model or the batch.
+        """
         if self._buffers_for == n:
             return
         hidden = self.layers[:-1]
@@ -297,6 +303,9 @@ class MLP:
         ]
         self._dA = [np.empty_like(Z) for Z in self._Z]
         self._dZ = [np.empty_like(Z) for Z in self._Z]
+        # loss_and_grad's logits and d(loss)/d(logits); forward() returns a new logits array instead.
+        self._logits = np.empty((n, self.layer_sizes[-1]), self.dtype)
+        self._dlogits = np.empty_like(self._logits)
         self._buffers_for = n
 
     def forward(self, X) -> np.ndarray:
@@ -306,13 +315,17 @@ class MLP:
         """
         X = self._check_X(X)
         self._allocate(X.shape[0])
+        return self._forward(X, np.empty((X.shape[0], self.layer_sizes[-1]), self.dtype))
+
+    def _forward(self, X: np.ndarray, logits: np.ndarray) -> np.ndarray:
+        """The forward pass of a checked X into the ``logits`` buffer, every product written in place."""
         self._X = X
         A = X
         for layer, Z, A_out in zip(self.layers[:-1], self._Z, self._A, strict=True):
             np.matmul(A, layer.W, out=Z)
             Z += layer.b
             A = layer.act.forward(Z, out=A_out)
-        logits = A @ self.layers[-1].W
+        np.matmul(A, self.layers[-1].W, out=logits)
         logits += self.layers[-1].b
         self.pre_activations = [*self._Z, logits]
         self.activations = [*self._A, logits]
@@ -337,27 +350,45 @@ class MLP:
             layer = self.layers[l]
             A_prev = self._X if l == 0 else self._A[l - 1]
             np.matmul(A_prev.T, dZ, out=layer.dW)
-            np.sum(dZ, axis=0, out=layer.db)
+            np.add.reduce(dZ, axis=0, out=layer.db)  # np.sum's own loop, without its Python wrapper
             if l == 0:
                 self.grad_activations = list(self._dA)
                 return dZ @ layer.W.T if input_grad else None
             dA_prev = np.matmul(dZ, layer.W.T, out=self._dA[l - 1])
-            g = self.layers[l - 1].act
-            dZ = self._dZ[l - 1]
-            if g.elementwise:
-                g.derivative(self._Z[l - 1], A_prev, out=dZ)
-                dZ *= dA_prev
-            else:
-                g.vjp(A_prev, dA_prev, out=dZ)
+            # dZ = dA * g'(Z), in place (softmax as a hidden layer: its row-wise vjp)
+            dZ = self.layers[l - 1].act.vjp(A_prev, dA_prev, out=self._dZ[l - 1], z=self._Z[l - 1])
         return None  # unreachable: the loop returns at l == 0
 
     def loss_and_grad(self, X, y, loss: str | Callable = "softmax_cross_entropy") -> float:
-        """Forward, loss, backward: fill :attr:`grads` and return the loss value (mean over the batch)."""
-        loss_fn = _losses.get(loss)
-        logits = self.forward(X)
-        value, dlogits = loss_fn(logits, y)
+        """Forward, loss, backward: fill :attr:`grads` and return the loss value (mean over the batch).
+
+        The training step: the logits (``activations[-1]``) and d(loss)/d(logits) go into reused buffers
+        and the input gradient is not computed, so with an unchanged batch size it allocates nothing
+        that grows with the model or the batch.
+        """
+        value, _, dlogits = self.forward_loss(X, y, loss)
         self.backward(dlogits, input_grad=False)
         return value
+
+    def forward_loss(
+        self, X, y, loss: str | Callable = "softmax_cross_entropy"
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        """Forward and loss into reused buffers: return ``(value, logits, dlogits)``.
+
+        The first half of :meth:`loss_and_grad`, for a loop that wants to look at the loss and the
+        logits before backpropagating with ``backward(dlogits, input_grad=False)``. Unlike
+        :meth:`forward`'s, these logits and dlogits are work buffers that the next call with the same
+        batch size overwrites.
+        """
+        loss_fn = _losses.get(loss)
+        X = self._check_X(X)
+        self._allocate(X.shape[0])
+        logits = self._forward(X, self._logits)
+        if _losses.is_builtin(loss_fn):
+            value, dlogits = loss_fn(logits, y, out=self._dlogits)
+        else:
+            value, dlogits = loss_fn(logits, y)
+        return value, logits, dlogits
 
     def predict(self, X) -> np.ndarray:
         """Return the logits for X without touching the cached forward state."""

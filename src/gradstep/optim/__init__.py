@@ -11,9 +11,19 @@ from .rmsprop import RMSprop
 from .sgd import SGD, Momentum
 
 __all__ = [
-    "Optimizer", "SGD", "Momentum", "RMSprop", "Adam", "AdamW",
-    "get", "create", "available", "register",
-    "clip_by_global_norm", "clip_by_value", "global_norm",
+    "Optimizer",
+    "SGD",
+    "Momentum",
+    "RMSprop",
+    "Adam",
+    "AdamW",
+    "get",
+    "create",
+    "available",
+    "register",
+    "clip_by_global_norm",
+    "clip_by_value",
+    "global_norm",
     "schedules",
 ]
 

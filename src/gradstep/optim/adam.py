@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_choice, check_real
-from .base import Optimizer, check_flag, register
+from .base import Optimizer, _empty, check_flag, register
 
 __all__ = ["Adam", "AdamW"]
 
@@ -70,6 +70,10 @@ class Adam(Optimizer):
     Reference: D. P. Kingma, J. Ba, "Adam: a method for stochastic optimization", ICLR 2015.
     S. J. Reddi, S. Kale, S. Kumar, "On the convergence of Adam and beyond", ICLR 2018 (AMSGrad).
 
+    ``backend`` (keyword-only) chooses how the step is computed: ``"auto"`` (default) the fused numba
+    kernel when numba imports, ``"numpy"`` the reference above, ``"numba"`` the kernel; both give
+    the same bits (see :mod:`gradstep.optim.base`). It is not a hyperparameter and not saved.
+
     Example (bias correction makes the first step about lr per coordinate):
 
     >>> import numpy as np
@@ -96,6 +100,8 @@ class Adam(Optimizer):
         bias_correction: bool = True,
         amsgrad: bool = False,
         weight_decay: float = 0.0,
+        *,
+        backend: str = "auto",
     ):
         self.beta1 = check_real("beta1", beta1, 0.0, 1.0, high_open=True)
         self.beta2 = check_real("beta2", beta2, 0.0, 1.0, high_open=True)
@@ -104,7 +110,7 @@ class Adam(Optimizer):
         self.bias_correction = check_flag("bias_correction", bias_correction)
         self.amsgrad = check_flag("amsgrad", amsgrad)
         self.state_names = ("V", "S", "S_max") if self.amsgrad else ("V", "S")
-        super().__init__(params, lr, weight_decay)
+        super().__init__(params, lr, weight_decay, backend=backend)
 
     def hyperparams(self) -> dict[str, Any]:
         return {
@@ -147,6 +153,26 @@ class Adam(Optimizer):
         else:
             # w = w - (lr*V_hat)/(sqrt(S_hat) + eps)
             p -= lr * V_hat / (np.sqrt(S_hat) + eps)
+
+    def _fused_kernel(self, kernels, parallel: bool):
+        eps_in_sqrt = self.eps_mode == "inside_sqrt"
+        return kernels.adam_kernel(eps_in_sqrt, self.amsgrad, self._decay_mode(kernels), parallel)
+
+    def _fused_scalars(self) -> tuple:
+        lr, beta1, beta2, t = self.lr, self.beta1, self.beta2, self.t
+        correction1 = 1 - beta1**t if self.bias_correction else 1.0
+        correction2 = 1 - beta2**t if self.bias_correction else 1.0
+        if self.eps_mode == "hat":
+            # The outside-sqrt kernel with the correction moved into the step size; V/1 is exactly V.
+            lr = lr * math.sqrt(correction2) / correction1
+            correction1 = correction2 = 1.0
+        keep = 1 - self.lr * self.weight_decay  # AdamW's shrink factor (decoupled kernels only)
+        betas = (beta1, 1 - beta1, beta2, 1 - beta2)
+        return (lr, *betas, correction1, correction2, self.eps, self.weight_decay, keep)
+
+    def _fused_state(self, i: int, dtype: np.dtype) -> tuple[np.ndarray, ...]:
+        S_max = self.state["S_max"][i] if self.amsgrad else _empty(dtype)
+        return (self.state["V"][i], self.state["S"][i], S_max)
 
 
 @register
@@ -197,10 +223,18 @@ class AdamW(Adam):
         bias_correction: bool = True,
         amsgrad: bool = False,
         weight_decay: float = 0.01,
+        *,
+        backend: str = "auto",
     ):
-        super().__init__(params, lr, beta1, beta2, eps, eps_mode, bias_correction, amsgrad, weight_decay)
+        super().__init__(
+            params, lr, beta1, beta2, eps, eps_mode, bias_correction, amsgrad, weight_decay, backend=backend
+        )
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
         if self.weight_decay:
             p *= 1 - self.lr * self.weight_decay
         super()._update(p, g, state)
+
+    def _fused_kernel(self, kernels, parallel: bool):
+        # Adam's kernel, which shrinks the weight first when the decay mode is decoupled (keep = 1 - lr*wd).
+        return super()._fused_kernel(kernels, parallel)

@@ -14,18 +14,41 @@ own array: ``_update`` must not write to it. A subclass whose state depends on i
 running maximum, RMSprop's momentum buffer) sets ``self.state_names`` before calling ``super().__init__``.
 
 float16 parameters are updated in float32 (their state is float32) and rounded back after each step.
+
+Two implementations of every update: the reference ``_update`` above (NumPy, readable, one parameter
+at a time) and a fused numba kernel (``_kernels.py``) that makes one pass over each parameter, its
+gradient and its state. They compute the same operations in the same order and give the same bits
+(``tests/test_kernels.py``). ``backend`` picks one: ``"auto"`` (default) the kernel when numba can be
+imported, else the reference; ``"numpy"`` the reference; ``"numba"`` the kernel. The backend is how a
+step is computed, not what it computes, so it is an attribute and not a hyperparameter: it is not in
+``hyperparams()`` or ``state_dict()``, and a checkpoint loads into either. numba is imported at the
+first fused step, never by ``import gradstep``.
+
+A subclass with a kernel implements ``_fused_kernel(kernels, parallel)`` (the compiled kernel for its
+options, from the ``_kernels`` module), ``_fused_scalars()`` (this step's scalars as Python numbers, in
+the kernel's order) and, when its kernel takes state arrays in another order or arrays it may not
+have, ``_fused_state(i, dtype)``. A subclass that overrides ``_update`` must override
+``_fused_kernel`` too, or its steps take the reference path (its parent's kernel would not know the
+new rule).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
-from .._validation import GradstepError, check_real, unknown_name
+from .._validation import GradstepError, check_choice, check_real, unknown_name
 
-__all__ = ["Optimizer", "register", "get", "create", "available"]
+__all__ = ["Optimizer", "register", "get", "create", "available", "BACKENDS"]
+
+#: How a step is computed: "auto" (fused when numba imports), "numpy" (reference), "numba" (fused).
+BACKENDS = ("auto", "numpy", "numba")
+
+# The dtypes the fused kernels are compiled for; float16 is updated in float32 (see the docstring).
+_FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 _REGISTRY: dict[str, type[Optimizer]] = {}
 
@@ -84,6 +107,51 @@ def _compute_dtype(p: np.ndarray) -> np.dtype:
     return np.result_type(p.dtype, np.float32)
 
 
+def _empty(dtype: np.dtype) -> np.ndarray:
+    """A shared empty array: the kernels' placeholder for a state array an option does not use."""
+    return _EMPTY[dtype]
+
+
+_EMPTY = {d: np.empty(0, d) for d in _FUSED_DTYPES}
+
+
+def _numba_installed() -> bool:
+    """Whether numba can be found, without importing it (``import gradstep`` must stay light)."""
+    import importlib.util
+
+    return importlib.util.find_spec("numba") is not None
+
+
+_kernels_module: Any = None  # gradstep.optim._kernels once the first fused step has imported it
+
+
+def _load_kernels():
+    """The kernel module, imported (with numba) on first use; None if numba cannot be imported."""
+    global _kernels_module
+    if _kernels_module is None:
+        try:
+            from . import _kernels
+        except ImportError:
+            _kernels_module = False
+        else:
+            _kernels_module = _kernels
+    return _kernels_module or None
+
+
+@functools.cache
+def _kernel_follows_update(cls: type) -> bool:
+    """Whether ``cls`` has a kernel written for its own ``_update``.
+
+    A subclass that overrides ``_update`` without providing ``_fused_kernel`` too would otherwise
+    run its parent's kernel and silently skip its own rule; it takes the reference path instead.
+    """
+
+    def owner(name: str) -> type:
+        return next(k for k in cls.__mro__ if name in k.__dict__)
+
+    return owner("_fused_kernel") is not Optimizer and issubclass(owner("_fused_kernel"), owner("_update"))
+
+
 def check_flag(name: str, value) -> bool:
     """Return ``value`` if it is a bool (Python or NumPy), else raise naming the argument."""
     if not isinstance(value, (bool, np.bool_)):
@@ -97,14 +165,32 @@ class Optimizer:
     name: ClassVar[str] = "optimizer"
     state_names: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, params: Iterable[np.ndarray], lr: float, weight_decay: float = 0.0):
+    def __init__(
+        self, params: Iterable[np.ndarray], lr: float, weight_decay: float = 0.0, *, backend: str = "auto"
+    ):
         self.params = _as_param_list(params)
         self.lr = lr
         self.weight_decay = check_real("weight_decay", weight_decay, 0.0)
+        self.backend = backend
         self.t = 0
         self.state: dict[str, list[np.ndarray]] = {
             s: [np.zeros(p.shape, dtype=_compute_dtype(p)) for p in self.params] for s in self.state_names
         }
+
+    @property
+    def backend(self) -> str:
+        """``"auto"``, ``"numpy"`` or ``"numba"``: how steps are computed (see the module docstring)."""
+        return self._backend
+
+    @backend.setter
+    def backend(self, value: str) -> None:
+        value = check_choice("backend", value, BACKENDS)
+        if value == "numba" and not _numba_installed():
+            raise GradstepError(
+                "Argument `backend` is 'numba' but numba is not installed; install numba or use "
+                "backend='auto' or 'numpy'. Received: backend='numba'"
+            )
+        self._backend = value
 
     # The learning rate is validated on every assignment, so a schedule that produces a bad value is
     # caught at the step that sets it, not three steps later as a NaN.
@@ -122,6 +208,54 @@ class Optimizer:
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
         raise NotImplementedError
+
+    # -- the fused path (see the module docstring) --------------------------------------------------
+
+    def _fused_kernel(self, kernels, parallel: bool):
+        """The compiled kernel for this optimizer's options, or None to use the reference."""
+        return None
+
+    def _fused_scalars(self) -> tuple:
+        raise NotImplementedError
+
+    def _decay_mode(self, kernels) -> int:
+        """How the kernel applies weight decay: not at all, coupled (L2) or decoupled (AdamW)."""
+        if not self.weight_decay:
+            return kernels.NO_DECAY
+        return kernels.COUPLED if self._coupled_decay else kernels.DECOUPLED
+
+    def _fused_state(self, i: int, dtype: np.dtype) -> tuple[np.ndarray, ...]:
+        return tuple(self.state[s][i] for s in self.state_names)
+
+    def _kernels(self):
+        """The kernel module if this step is fused, else None."""
+        if self._backend == "numpy" or not _kernel_follows_update(type(self)):
+            return None
+        kernels = _load_kernels()
+        if kernels is None and self._backend == "numba":
+            raise GradstepError("backend='numba' needs numba, which failed to import; use backend='numpy'")
+        return kernels
+
+    def _step_fused(self, kernels, i: int, p: np.ndarray, g, scalars: dict) -> bool:
+        """Update parameter ``i`` with its kernel; False (nothing done) if the kernel cannot take it."""
+        dtype = p.dtype if p.dtype in _FUSED_DTYPES else _compute_dtype(p)
+        if dtype not in _FUSED_DTYPES:
+            return False
+        state = self._fused_state(i, dtype)
+        for a in state:
+            if a.dtype != dtype or not a.flags.c_contiguous:
+                return False
+        work = p if p.dtype == dtype and p.flags.c_contiguous else np.ascontiguousarray(p, dtype=dtype)
+        kernel = self._fused_kernel(kernels, kernels.use_parallel(work.size))
+        if kernel is None:
+            return False
+        if dtype not in scalars:  # once per step and dtype, rounded to the dtype as NumPy would
+            scalars[dtype] = np.array(self._fused_scalars(), dtype=dtype)
+        g = np.ascontiguousarray(g, dtype=dtype)  # a view when it already is; never written
+        kernel(work.reshape(-1), g.reshape(-1), *[a.reshape(-1) for a in state], scalars[dtype])
+        if work is not p:
+            p[...] = work
+        return True
 
     def _check_grads(self, grads: Sequence[np.ndarray]) -> list[np.ndarray]:
         if isinstance(grads, np.ndarray):
@@ -143,7 +277,11 @@ class Optimizer:
         """Apply one update to every parameter, in place, from ``grads`` (same order and shapes)."""
         grads = self._check_grads(grads)
         self.t += 1
+        kernels = self._kernels()
+        scalars: dict = {}  # this step's kernel scalars, by dtype
         for i, (p, g) in enumerate(zip(self.params, grads, strict=True)):
+            if kernels is not None and self._step_fused(kernels, i, p, g, scalars):
+                continue
             # float16 parameters are updated in float32 and written back: in float16, eps=1e-8 and g**2
             # underflow to 0 and a zero gradient would give 0/0.
             work = p if _compute_dtype(p) == p.dtype else p.astype(_compute_dtype(p))
@@ -217,7 +355,7 @@ class Optimizer:
             raise GradstepError(
                 f"Optimizer state has hyperparameters {self.name!r} does not take: {exc}"
             ) from None
-        keep = {"params", "state", "t"}
+        keep = {"params", "state", "t", "_backend"}
         self.__dict__.update({k: v for k, v in fresh.__dict__.items() if k not in keep})
 
     def __repr__(self) -> str:

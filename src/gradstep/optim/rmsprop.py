@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_real
-from .base import Optimizer, check_flag, register
+from .base import Optimizer, _empty, check_flag, register
 
 __all__ = ["RMSprop"]
 
@@ -62,6 +62,10 @@ class RMSprop(Optimizer):
     References: G. Hinton, N. Srivastava, K. Swersky, "Neural networks for machine learning",
     lecture 6e, 2012. A. Graves, "Generating sequences with recurrent neural networks", 2013 (centered).
 
+    ``backend`` (keyword-only) chooses how the step is computed: ``"auto"`` (default) the fused numba
+    kernel when numba imports, ``"numpy"`` the reference above, ``"numba"`` the kernel; both give
+    the same bits (see :mod:`gradstep.optim.base`). It is not a hyperparameter and not saved.
+
     Example (the first step divides by sqrt((1 - beta) * dw^2), so it is about lr / sqrt(0.1) per
     coordinate whatever the gradient's size):
 
@@ -86,6 +90,8 @@ class RMSprop(Optimizer):
         centered: bool = False,
         momentum: float = 0.0,
         weight_decay: float = 0.0,
+        *,
+        backend: str = "auto",
     ):
         self.beta = check_real("beta", beta, 0.0, 1.0, high_open=True)
         self.eps = check_real("eps", eps, 0.0, low_open=True)
@@ -93,7 +99,7 @@ class RMSprop(Optimizer):
         self.centered = check_flag("centered", centered)
         self.momentum = check_real("momentum", momentum, 0.0, 1.0, high_open=True)
         self.state_names = ("S",) + (("V",) if self.centered else ()) + (("buf",) if self.momentum else ())
-        super().__init__(params, lr, weight_decay)
+        super().__init__(params, lr, weight_decay, backend=backend)
 
     def hyperparams(self) -> dict[str, Any]:
         return {
@@ -130,3 +136,16 @@ class RMSprop(Optimizer):
         else:
             # w = w - (lr*dw)/denom
             p -= lr * g / denom
+
+    def _fused_kernel(self, kernels, parallel: bool):
+        decay = self._decay_mode(kernels)
+        return kernels.rmsprop_kernel(self.eps_in_sqrt, self.centered, bool(self.momentum), decay, parallel)
+
+    def _fused_scalars(self) -> tuple:
+        return (self.lr, self.beta, 1 - self.beta, self.eps, self.momentum, self.weight_decay)
+
+    def _fused_state(self, i: int, dtype: np.dtype) -> tuple[np.ndarray, ...]:
+        empty = _empty(dtype)
+        V = self.state["V"][i] if self.centered else empty
+        buf = self.state["buf"][i] if self.momentum else empty
+        return (self.state["S"][i], V, buf)

@@ -40,6 +40,10 @@ class SGD(Optimizer):
     optax (``optax.sgd(momentum=None)``) compute the same update. Keras's ``weight_decay`` is decoupled
     (``w -= lr * wd * w`` before the step), which for plain gradient descent is the same rule.
 
+    ``backend`` (keyword-only) chooses how the step is computed: ``"auto"`` (default) the fused numba
+    kernel when numba imports, ``"numpy"`` the reference above, ``"numba"`` the kernel; both give
+    the same bits (see :mod:`gradstep.optim.base`). It is not a hyperparameter and not saved.
+
     Example:
 
     >>> import numpy as np
@@ -54,14 +58,22 @@ class SGD(Optimizer):
     name = "sgd"
     state_names = ()
 
-    def __init__(self, params: Iterable[np.ndarray], lr: float, weight_decay: float = 0.0):
-        super().__init__(params, lr, weight_decay)
+    def __init__(
+        self, params: Iterable[np.ndarray], lr: float, weight_decay: float = 0.0, *, backend: str = "auto"
+    ):
+        super().__init__(params, lr, weight_decay, backend=backend)
 
     def hyperparams(self) -> dict[str, Any]:
         return {"lr": self.lr, "weight_decay": self.weight_decay}
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
         p -= self.lr * g
+
+    def _fused_kernel(self, kernels, parallel: bool):
+        return kernels.sgd_kernel(self._decay_mode(kernels), parallel)
+
+    def _fused_scalars(self) -> tuple:
+        return (self.lr, self.weight_decay)
 
 
 @register
@@ -115,6 +127,10 @@ class Momentum(Optimizer):
     importance of initialization and momentum in deep learning", ICML 2013 (Nesterov's momentum in
     this form).
 
+    ``backend`` (keyword-only) chooses how the step is computed: ``"auto"`` (default) the fused numba
+    kernel when numba imports, ``"numpy"`` the reference above, ``"numba"`` the kernel; both give
+    the same bits (see :mod:`gradstep.optim.base`). It is not a hyperparameter and not saved.
+
     Example (the notes' form: the first step is 1 - beta = 0.1 of a gradient step):
 
     >>> import numpy as np
@@ -140,6 +156,8 @@ class Momentum(Optimizer):
         nesterov: bool = False,
         dampening: float = 0.0,
         weight_decay: float = 0.0,
+        *,
+        backend: str = "auto",
     ):
         self.beta = check_real("beta", beta, 0.0, 1.0, high_open=True)
         self.form = check_choice("form", form, MOMENTUM_FORMS)
@@ -160,7 +178,7 @@ class Momentum(Optimizer):
                 "Nesterov momentum needs zero dampening, as in torch.optim.SGD: argument `dampening` must "
                 f"be 0 when nesterov=True. Received: dampening={dampening!r}"
             )
-        super().__init__(params, lr, weight_decay)
+        super().__init__(params, lr, weight_decay, backend=backend)
 
     def hyperparams(self) -> dict[str, Any]:
         return {
@@ -190,3 +208,14 @@ class Momentum(Optimizer):
             direction = g + beta * V if self.nesterov else V
         # w = w - lr*direction, computed as w - (lr*direction)
         p -= lr * direction
+
+    def _fused_kernel(self, kernels, parallel: bool):
+        return kernels.momentum_kernel(self.nesterov, self._decay_mode(kernels), parallel)
+
+    def _fused_scalars(self) -> tuple:
+        # One kernel for both forms: V = beta*V + c*dw, Nesterov direction cg*dw + beta*V.
+        ema = self.form == "ema"
+        c = 1 - self.beta if ema else 1 - self.dampening
+        cg = 1 - self.beta if ema else 1.0
+        first = 1.0 if not ema and self.t == 1 else 0.0
+        return (self.lr, self.beta, c, cg, self.weight_decay, first)
