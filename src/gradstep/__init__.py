@@ -12,8 +12,21 @@ from ._validation import GradstepError
 
 __version__ = "0.1.0"
 
-_LAZY_MODULES = {"init", "optim", "nn", "data", "train", "checkpoint", "config", "run", "doctor", "lab",
-                 "plots", "interop", "compare"}
+_LAZY_MODULES = {
+    "init",
+    "optim",
+    "nn",
+    "data",
+    "train",
+    "checkpoint",
+    "config",
+    "run",
+    "doctor",
+    "lab",
+    "plots",
+    "interop",
+    "compare",
+}
 _LAZY_ATTRS = {
     "SGD": ("optim", "SGD"),
     "Momentum": ("optim", "Momentum"),
