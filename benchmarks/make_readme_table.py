@@ -5,7 +5,8 @@
     python benchmarks/make_readme_table.py a.json b.json           # several runs, one after the other
 
 ``--update-docs`` also writes the tables into ``docs/performance.md``, between the markers
-``<!-- BEGIN BENCHMARK TABLES -->`` and ``<!-- END BENCHMARK TABLES -->``. Every number comes from
+``<!-- BEGIN BENCHMARK TABLES -->`` and ``<!-- END BENCHMARK TABLES -->``; ``--update-readme`` writes
+the summary (machine, targets, time to accuracy, start-up) between the same markers in README.md. Every number comes from
 the JSON; figures are medians over rounds, ``[min-max]`` where shown, and ratios are paired round by
 round (see ``benchmarks/_common.py``).
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 DOCS = HERE.parent / "docs" / "performance.md"
+README = HERE.parent / "README.md"
 BEGIN, END = "<!-- BEGIN BENCHMARK TABLES -->", "<!-- END BENCHMARK TABLES -->"
 
 
@@ -235,6 +237,17 @@ def markdown(result: dict) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def summary(result: dict) -> str:
+    """The README's part: where it was measured, every target with its ratio, time to accuracy, start-up."""
+    import run
+
+    parts = [machine_section(result), targets_section(run.targets(result))]
+    for key, fn in (("accuracy", accuracy_section), ("startup", startup_section)):
+        if result.get(key):
+            parts.append(fn(result[key]))
+    return "\n\n".join(parts) + "\n"
+
+
 def update_docs(text: str, path: Path = DOCS) -> None:
     doc = path.read_text()
     if BEGIN not in doc or END not in doc:
@@ -250,6 +263,9 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--update-docs", action="store_true", help="also write the tables into docs/performance.md"
     )
+    parser.add_argument(
+        "--update-readme", action="store_true", help="also write the summary tables into README.md"
+    )
     args = parser.parse_args(argv)
     results = [json.loads(Path(p).read_text()) for p in args.json]
     if len(results) == 1:
@@ -259,6 +275,8 @@ def main(argv=None) -> int:
     print(text)
     if args.update_docs:
         update_docs(text)
+    if args.update_readme:
+        update_docs(summary(results[-1]), README)
     return 0
 
 
