@@ -6,9 +6,9 @@
 
 ``--update-docs`` also writes the tables into ``docs/performance.md``, between the markers
 ``<!-- BEGIN BENCHMARK TABLES -->`` and ``<!-- END BENCHMARK TABLES -->``; ``--update-readme`` writes
-the summary (machine, targets, time to accuracy, start-up) between the same markers in README.md. Every number comes from
-the JSON; figures are medians over rounds, ``[min-max]`` where shown, and ratios are paired round by
-round (see ``benchmarks/_common.py``).
+the summary (machine, targets, time to accuracy, start-up) between the same markers in README.md.
+Every number comes from the JSON; figures are medians over rounds, ``[min-max]`` where shown, and
+ratios are paired round by round (see ``benchmarks/_common.py``).
 """
 
 from __future__ import annotations
