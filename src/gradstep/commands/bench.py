@@ -2,8 +2,9 @@
 
 The suite lives in the repository's ``benchmarks/`` folder, beside the peers it imports (PyTorch,
 scikit-learn, JAX where installed), not inside the installed package. This command finds it next to
-the source tree gradstep runs from (a checkout, or an editable install), or in the folder named by
-``--suite`` or ``GRADSTEP_BENCHMARKS``.
+the source tree gradstep runs from (a checkout, or an editable install), in ``./benchmarks`` (a
+checkout you run it from, whatever way gradstep was installed), or in the folder named by ``--suite``
+or ``GRADSTEP_BENCHMARKS``.
 """
 
 from __future__ import annotations
@@ -36,13 +37,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def find_suite(explicit: str | None = None) -> Path | None:
     """The benchmarks/ folder holding run.py: ``explicit`` (only it, when given), else
-    $GRADSTEP_BENCHMARKS, else the one beside the source tree (src/ layout or flat)."""
+    $GRADSTEP_BENCHMARKS, else the one beside the source tree (src/ layout or flat), else ./benchmarks."""
     if explicit:
         candidates = [explicit]
     else:
         here = Path(__file__).resolve()
         candidates = [os.environ.get("GRADSTEP_BENCHMARKS")]
         candidates += [str(parent / "benchmarks") for parent in here.parents[2:4]]
+        candidates.append(str(Path.cwd() / "benchmarks"))
     for c in candidates:
         if c and (Path(c) / "run.py").is_file():
             return Path(c)
@@ -63,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         raise GradstepError(f"--threads must be at least 1. Received: {args.threads}")
     suite = find_suite(args.suite)
     if suite is None:
-        where = f"in {args.suite}" if args.suite else "beside gradstep's sources"
+        where = f"in {args.suite}" if args.suite else "beside gradstep's sources or in ./benchmarks"
         raise GradstepError(
             f"cannot find the benchmark suite (benchmarks/run.py) {where}: it ships with gradstep's "
             "source repository, not the installed package; run from a checkout or pass --suite PATH"
