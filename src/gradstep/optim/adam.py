@@ -234,3 +234,7 @@ class AdamW(Adam):
         if self.weight_decay:
             p *= 1 - self.lr * self.weight_decay
         super()._update(p, g, state)
+
+    def _fused_kernel(self, kernels, parallel: bool):
+        # Adam's kernel, which shrinks the weight first when the decay mode is decoupled (keep = 1 - lr*wd).
+        return super()._fused_kernel(kernels, parallel)
