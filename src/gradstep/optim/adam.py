@@ -236,5 +236,7 @@ class AdamW(Adam):
         super()._update(p, g, state)
 
     def _fused_kernel(self, kernels, parallel: bool):
-        # Adam's kernel, which shrinks the weight first when the decay mode is decoupled (keep = 1 - lr*wd).
+        # Declares that Adam's kernel covers AdamW's own _update (it shrinks the weight first when the
+        # decay is decoupled, keep = 1 - lr*wd); without this override AdamW would take the slow
+        # reference path, because base._has_own_kernel() sees _update redefined here.
         return super()._fused_kernel(kernels, parallel)
