@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable
 from numbers import Real
 
-__all__ = ["GradstepError", "check_real", "check_int", "check_choice", "unknown_name"]
+__all__ = ["GradstepError", "check_real", "check_int", "check_choice", "unknown_name", "lookup"]
 
 
 class GradstepError(ValueError):
@@ -96,3 +96,11 @@ def check_choice(kind: str, value, choices: Iterable[str]) -> str:
     if not isinstance(value, str) or value not in choices:
         raise unknown_name(kind, value, choices)
     return value
+
+
+def lookup(kind: str, name, table: dict):
+    """``table[name]``, the name matched case-insensitively; an unknown name suggests the closest one."""
+    key = name.lower() if isinstance(name, str) else name
+    if key not in table:
+        raise unknown_name(kind, name, table)
+    return table[key]

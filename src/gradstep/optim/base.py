@@ -40,7 +40,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._validation import GradstepError, check_choice, check_real, unknown_name
+from .._validation import GradstepError, check_choice, check_real, lookup
 
 __all__ = ["Optimizer", "register", "get", "create", "available", "BACKENDS"]
 
@@ -68,10 +68,7 @@ def available() -> list[str]:
 def get(name: str) -> type[Optimizer]:
     """The optimizer class registered as ``name``; an unknown name suggests the closest one."""
     _load_all()
-    key = name.lower() if isinstance(name, str) else name
-    if key not in _REGISTRY:
-        raise unknown_name("optimizer", name, _REGISTRY)
-    return _REGISTRY[key]
+    return lookup("optimizer", name, _REGISTRY)
 
 
 def create(name: str, params: Iterable[np.ndarray], **hyperparams: Any) -> Optimizer:

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from ... import optim as np_optim
-from ..._validation import GradstepError, check_real, unknown_name
+from ..._validation import GradstepError, check_real, lookup
 from .blocks import chunks, foreach_scaled, pieces
 
 __all__ = ["Optimizer", "register", "get", "create", "available", "from_numpy_config"]
@@ -61,10 +61,7 @@ def available() -> list[str]:
 def get(name: str) -> type[Optimizer]:
     """The torch optimizer class registered as ``name``; an unknown name suggests the closest one."""
     _load_all()
-    key = name.lower() if isinstance(name, str) else name
-    if key not in _REGISTRY:
-        raise unknown_name("optimizer", name, _REGISTRY)
-    return _REGISTRY[key]
+    return lookup("optimizer", name, _REGISTRY)
 
 
 def create(name: str, params, **hyperparams: Any) -> Optimizer:
