@@ -181,3 +181,31 @@ def machine() -> dict:
 
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+def mlp_peers(quick: bool) -> set[str]:
+    """The training peers installed here; JAX only in the full run (its jit compile dwarfs --quick)."""
+    peers = {p for p in ("torch", "sklearn") if installed(p)}
+    if not quick and installed("jax"):
+        peers.add("jax")
+    return peers
+
+
+def script_main(doc: str, run: Callable[..., dict], argv=None, **options) -> int:
+    """The command line every benchmark script shares: ``--quick``, ``--json PATH`` and, for each
+    keyword in ``options``, ``--name VALUE`` of its default's type, passed on to ``run``."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    for name, default in options.items():
+        parser.add_argument(f"--{name}", type=type(default), default=default)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+    text = json.dumps(run(args.quick, **{k: getattr(args, k) for k in options}), indent=2)
+    if args.json:
+        Path(args.json).write_text(text)
+    else:
+        print(text)
+    return 0

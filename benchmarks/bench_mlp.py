@@ -26,8 +26,6 @@ gradient, ``backward`` computing the unused input gradient, the NumPy reference 
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 import tracemalloc
@@ -183,7 +181,7 @@ def allocations(quick: bool) -> list[dict]:
 
 
 def run(quick: bool = False, peers: set[str] | None = None, log=C.log) -> dict:
-    peers = peers if peers is not None else default_peers(quick)
+    peers = peers if peers is not None else C.mlp_peers(quick)
     return {
         "peers": sorted(peers),
         "rows": throughput(quick, peers, log),
@@ -191,24 +189,8 @@ def run(quick: bool = False, peers: set[str] | None = None, log=C.log) -> dict:
     }
 
 
-def default_peers(quick: bool) -> set[str]:
-    peers = {p for p in ("torch", "sklearn") if C.installed(p)}
-    if not quick and C.installed("jax"):
-        peers.add("jax")
-    return peers
-
-
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--json", default=None)
-    args = parser.parse_args(argv)
-    text = json.dumps(run(args.quick), indent=2)
-    if args.json:
-        Path(args.json).write_text(text)
-    else:
-        print(text)
-    return 0
+    return C.script_main(__doc__, run, argv)
 
 
 if __name__ == "__main__":

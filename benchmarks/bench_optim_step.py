@@ -23,9 +23,7 @@ is that over the in-place bandwidth (the same access pattern: read, modify, writ
 
 from __future__ import annotations
 
-import argparse
 import gc
-import json
 import sys
 from pathlib import Path
 
@@ -277,17 +275,7 @@ def default_peers(quick: bool) -> set[str]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--json", default=None)
-    args = parser.parse_args(argv)
-    result = run(args.quick)
-    text = json.dumps(result, indent=2)
-    if args.json:
-        Path(args.json).write_text(text)
-    else:
-        print(text)
-    return 0
+    return C.script_main(__doc__, run, argv)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,6 @@ which a training run pays once.
 
 from __future__ import annotations
 
-import argparse
-import json
 import subprocess
 import sys
 import time
@@ -61,16 +59,7 @@ def run(quick: bool = False, log=C.log) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--json", default=None)
-    args = parser.parse_args(argv)
-    text = json.dumps(run(args.quick), indent=2)
-    if args.json:
-        Path(args.json).write_text(text)
-    else:
-        print(text)
-    return 0
+    return C.script_main(__doc__, run, argv)
 
 
 if __name__ == "__main__":

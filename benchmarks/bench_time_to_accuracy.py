@@ -15,8 +15,6 @@ with min and max.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -61,7 +59,7 @@ def trainers(X, y, sizes, seed, peers):
 def run(quick: bool = False, peers: set[str] | None = None, target: float = 0.95, log=C.log) -> dict:
     from gradstep import data
 
-    peers = peers if peers is not None else default_peers(quick)
+    peers = peers if peers is not None else C.mlp_peers(quick)
     ds = data.load("digits", rng=0)
     X, y, Xt, yt = ds.X_train, ds.y_train, ds.X_test, ds.y_test
     sizes = (X.shape[1], *HIDDEN, ds.n_classes)
@@ -119,25 +117,8 @@ def run(quick: bool = False, peers: set[str] | None = None, target: float = 0.95
     }
 
 
-def default_peers(quick: bool) -> set[str]:
-    peers = {p for p in ("torch", "sklearn") if C.installed(p)}
-    if not quick and C.installed("jax"):
-        peers.add("jax")
-    return peers
-
-
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--target", type=float, default=0.95)
-    parser.add_argument("--json", default=None)
-    args = parser.parse_args(argv)
-    text = json.dumps(run(args.quick, target=args.target), indent=2)
-    if args.json:
-        Path(args.json).write_text(text)
-    else:
-        print(text)
-    return 0
+    return C.script_main(__doc__, run, argv, target=0.95)
 
 
 if __name__ == "__main__":
