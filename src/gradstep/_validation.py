@@ -9,10 +9,25 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 from collections.abc import Iterable
-from numbers import Real
+from numbers import Integral, Real
+from typing import TYPE_CHECKING
 
-__all__ = ["GradstepError", "check_real", "check_int", "check_choice", "unknown_name", "lookup"]
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = [
+    "GradstepError",
+    "check_real",
+    "check_int",
+    "check_choice",
+    "unknown_name",
+    "lookup",
+    "as_rng",
+    "check_float_dtype",
+    "looks_like_path",
+]
 
 
 class GradstepError(ValueError):
@@ -104,3 +119,46 @@ def lookup(kind: str, name, table: dict):
     if key not in table:
         raise unknown_name(kind, name, table)
     return table[key]
+
+
+def as_rng(rng) -> np.random.Generator:
+    """A ``numpy.random.Generator`` from ``rng``: a non-negative int seed, a Generator, or None (fresh
+    entropy, as NumPy and scikit-learn take it). Every random function in gradstep takes ``rng`` this way.
+    """
+    import numpy as np
+
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or (isinstance(rng, Integral) and not isinstance(rng, bool) and rng >= 0):
+        return np.random.default_rng(None if rng is None else int(rng))
+    raise GradstepError(
+        "Argument `rng` must be None, a non-negative int seed or a numpy.random.Generator. "
+        f"Received: rng={rng!r}"
+    )
+
+
+def check_float_dtype(dtype, name: str = "dtype") -> np.dtype:
+    """``dtype`` as a NumPy dtype if it names float32 or float64 (``None`` does not), else raise."""
+    import numpy as np
+
+    try:
+        dt = None if dtype is None else np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.name not in ("float32", "float64"):
+        raise GradstepError(f"Argument `{name}` must be float32 or float64. Received: {name}={dtype!r}")
+    return dt
+
+
+def looks_like_path(value, names: Iterable[str] = ()) -> bool:
+    """Whether ``value`` names a file rather than one of ``names`` (built-in names, matched
+    case-insensitively): a ``PathLike``, or a string with a separator or a dot, or one that exists.
+
+    >>> looks_like_path("digits", ["digits"]), looks_like_path("./digits", ["digits"])
+    (False, True)
+    """
+    if isinstance(value, os.PathLike):
+        return True
+    if not isinstance(value, str) or value.lower() in {n.lower() for n in names}:
+        return False
+    return "/" in value or os.sep in value or "." in value or os.path.exists(value)
