@@ -203,6 +203,18 @@ class Optimizer:
         """The constructor arguments (other than ``params``) that reproduce this optimizer."""
         raise NotImplementedError
 
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """The hyperparameters' defaults, ``lr`` included: what ``cls(params)`` uses."""
+        import inspect
+
+        sig = inspect.signature(cls.__init__).parameters.values()
+        return {
+            p.name: p.default
+            for p in sig
+            if p.name not in ("self", "params", "backend") and p.default is not p.empty
+        }
+
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
         raise NotImplementedError
 
@@ -342,6 +354,30 @@ class Optimizer:
         for s in self.state_names:
             for dst, src in zip(self.state[s], state[s], strict=True):
                 dst[...] = src
+
+    def flat_state_dict(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """:meth:`state_dict` as a JSON-able header and a flat ``{"S/0": array, ...}`` mapping of copies,
+        the form a checkpoint stores; :meth:`load_flat_state_dict` reads it back."""
+        sd = self.state_dict()
+        header = {
+            "name": sd["optimizer"],
+            "hyperparams": sd["hyperparams"],
+            "t": sd["t"],
+            "state_names": list(sd["state"]),
+            "n_arrays": len(self.params),
+        }
+        arrays = {f"{s}/{i}": a for s, arrs in sd["state"].items() for i, a in enumerate(arrs)}
+        return header, arrays
+
+    def load_flat_state_dict(self, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Restore what :meth:`flat_state_dict` produced; everything is checked before anything changes."""
+        try:
+            names, n = list(header["state_names"]), int(header["n_arrays"])
+            state = {s: [arrays[f"{s}/{i}"] for i in range(n)] for s in names}
+            sd = {"optimizer": header["name"], "hyperparams": header["hyperparams"], "t": header["t"]}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GradstepError(f"Optimizer state is incomplete: missing or malformed {exc}") from None
+        self.load_state_dict({**sd, "state": state})
 
     def _set_hyperparams(self, hp: dict[str, Any]) -> None:
         # Validate the saved values with the constructor on a throwaway instance, so a bad value

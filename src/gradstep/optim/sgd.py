@@ -59,7 +59,12 @@ class SGD(Optimizer):
     state_names = ()
 
     def __init__(
-        self, params: Iterable[np.ndarray], lr: float, weight_decay: float = 0.0, *, backend: str = "auto"
+        self,
+        params: Iterable[np.ndarray],
+        lr: float = 0.05,
+        weight_decay: float = 0.0,
+        *,
+        backend: str = "auto",
     ):
         super().__init__(params, lr, weight_decay, backend=backend)
 
@@ -150,7 +155,7 @@ class Momentum(Optimizer):
     def __init__(
         self,
         params: Iterable[np.ndarray],
-        lr: float,
+        lr: float = 0.05,
         beta: float = 0.9,
         form: str = "ema",
         nesterov: bool = False,
