@@ -78,6 +78,9 @@ def main() -> None:
             with torch.no_grad():
                 accuracy = (model(X_test).argmax(dim=1) == y_test).float().mean().item()
             print(f"epoch {epoch + 1:3d}  train loss {total[0] / total[1]:.4f}  test accuracy {accuracy:.4f}")
+    # Every rank leaves together: a rank that tears gloo down while its peer is still in a
+    # collective aborts the peer ('terminate called without an active exception').
+    dist.barrier()
     dist.destroy_process_group()
 
 

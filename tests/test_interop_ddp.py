@@ -90,6 +90,9 @@ def worker(args) -> None:
         train(model, opt, range(ckpt["step"], STEPS), rank=args.rank)
     params = [p.detach().clone() for p in model.module.parameters()]
     torch.save(params, out / f"{args.mode}_rank{args.rank}.pt")
+    # Every rank leaves together: a rank that tears gloo down while its peer is still in a
+    # collective aborts the peer ('terminate called without an active exception').
+    dist.barrier()
     dist.destroy_process_group()
 
 
