@@ -7,7 +7,6 @@ way it was started, and a checkpoint stores exactly this object (as a dict) to r
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,7 +86,7 @@ class RunConfig:
         opt_cls = optim.get(self.optimizer)
         check_choice("schedule", self.schedule, SCHEDULES)
         check_choice("dtype", self.dtype, DTYPES)
-        accepted = set(inspect.signature(opt_cls.__init__).parameters) - {"self", "params", "lr"}
+        accepted = set(opt_cls.defaults()) - {"lr"}
         for k in self.optimizer_args:
             if k not in accepted:
                 raise unknown_name(f"argument for optimizer '{self.optimizer}'", k, accepted)

@@ -4,8 +4,12 @@ Each optimizer updates a list of NumPy arrays in place: ``opt = Adam([W, b], lr=
 ``opt.step([dW, db])``. ``get(name)`` looks a class up by name; ``create(name, params, **hp)`` builds one.
 """
 
+from collections.abc import Iterable
+from typing import Any
+
+from .._validation import lookup
 from .adam import Adam, AdamW
-from .base import Optimizer, available, create, get, register
+from .base import _REGISTRY, Optimizer, register
 from .clipping import clip_by_global_norm, clip_by_value, global_norm
 from .rmsprop import RMSprop
 from .sgd import SGD, Momentum
@@ -26,5 +30,21 @@ __all__ = [
     "global_norm",
     "schedules",
 ]
+
+
+def available() -> list[str]:
+    """The names :func:`get` accepts."""
+    return sorted(_REGISTRY)
+
+
+def get(name: str) -> type[Optimizer]:
+    """The optimizer class registered as ``name``; an unknown name suggests the closest one."""
+    return lookup("optimizer", name, _REGISTRY)
+
+
+def create(name: str, params: Iterable, **hyperparams: Any) -> Optimizer:
+    """Build the optimizer registered as ``name`` over ``params``."""
+    return get(name)(params, **hyperparams)
+
 
 from . import schedules  # noqa: E402

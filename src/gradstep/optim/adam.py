@@ -8,17 +8,17 @@ PyTorch/optax/the paper (epsilon outside the root) and Keras (the paper's "epsil
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-from .._validation import check_choice, check_real
-from .base import Optimizer, _empty, check_flag, register
+from .base import Optimizer, _empty, register
+from .hyperparameters import choice, flag, learning_rate, real, weight_decay, with_defaults
 
 __all__ = ["Adam", "AdamW"]
 
 EPS_MODES = ("inside_sqrt", "outside_sqrt", "hat")
+EPS_MODE_HELP = "where epsilon goes: inside_sqrt (the notes), outside_sqrt (PyTorch, optax), hat (Keras)"
 
 
 @register
@@ -88,41 +88,22 @@ class Adam(Optimizer):
     """
 
     name = "adam"
+    hyperparameters = (
+        learning_rate(0.001),
+        real("beta1", 0.9, 0.0, 1.0, high_open=True, help="first-moment (V) coefficient"),
+        real("beta2", 0.999, 0.0, 1.0, high_open=True, help="second-moment (S) coefficient"),
+        real("eps", 1e-8, 0.0, low_open=True, help="epsilon, added to the denominator"),
+        choice("eps_mode", "inside_sqrt", EPS_MODES, help=EPS_MODE_HELP),
+        flag("bias_correction", True, help="divide V and S by 1 - beta^t"),
+        flag("amsgrad", False, help="AMSGrad: use the running maximum of S"),
+        weight_decay(),
+    )
+    state_names = ("V", "S")
+    fused = True
 
-    def __init__(
-        self,
-        params: Iterable[np.ndarray],
-        lr: float = 0.001,
-        beta1: float = 0.9,
-        beta2: float = 0.999,
-        eps: float = 1e-8,
-        eps_mode: str = "inside_sqrt",
-        bias_correction: bool = True,
-        amsgrad: bool = False,
-        weight_decay: float = 0.0,
-        *,
-        backend: str = "auto",
-    ):
-        self.beta1 = check_real("beta1", beta1, 0.0, 1.0, high_open=True)
-        self.beta2 = check_real("beta2", beta2, 0.0, 1.0, high_open=True)
-        self.eps = check_real("eps", eps, 0.0, low_open=True)
-        self.eps_mode = check_choice("eps_mode", eps_mode, EPS_MODES)
-        self.bias_correction = check_flag("bias_correction", bias_correction)
-        self.amsgrad = check_flag("amsgrad", amsgrad)
-        self.state_names = ("V", "S", "S_max") if self.amsgrad else ("V", "S")
-        super().__init__(params, lr, weight_decay, backend=backend)
-
-    def hyperparams(self) -> dict[str, Any]:
-        return {
-            "lr": self.lr,
-            "beta1": self.beta1,
-            "beta2": self.beta2,
-            "eps": self.eps,
-            "eps_mode": self.eps_mode,
-            "bias_correction": self.bias_correction,
-            "amsgrad": self.amsgrad,
-            "weight_decay": self.weight_decay,
-        }
+    @classmethod
+    def state_names_for(cls, hp: dict[str, Any]) -> tuple[str, ...]:
+        return ("V", "S", "S_max") if hp["amsgrad"] else ("V", "S")
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
         lr, beta1, beta2, eps, t = self.lr, self.beta1, self.beta2, self.eps, self.t
@@ -210,33 +191,7 @@ class AdamW(Adam):
     """
 
     name = "adamw"
-    _coupled_decay = False
-
-    def __init__(
-        self,
-        params: Iterable[np.ndarray],
-        lr: float = 0.001,
-        beta1: float = 0.9,
-        beta2: float = 0.999,
-        eps: float = 1e-8,
-        eps_mode: str = "inside_sqrt",
-        bias_correction: bool = True,
-        amsgrad: bool = False,
-        weight_decay: float = 0.01,
-        *,
-        backend: str = "auto",
-    ):
-        super().__init__(
-            params, lr, beta1, beta2, eps, eps_mode, bias_correction, amsgrad, weight_decay, backend=backend
-        )
-
-    def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
-        if self.weight_decay:
-            p *= 1 - self.lr * self.weight_decay
-        super()._update(p, g, state)
-
-    def _fused_kernel(self, kernels, parallel: bool):
-        # Declares that Adam's kernel covers AdamW's own _update (it shrinks the weight first when the
-        # decay is decoupled, keep = 1 - lr*wd); without this override AdamW would take the slow
-        # reference path, because base._has_own_kernel() sees _update redefined here.
-        return super()._fused_kernel(kernels, parallel)
+    hyperparameters = with_defaults(
+        Adam.hyperparameters[:-1] + (weight_decay(decoupled=True),), weight_decay=0.01
+    )
+    decoupled_decay = True

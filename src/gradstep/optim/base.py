@@ -6,12 +6,21 @@ name in ``state_names``, one array per parameter (momentum ``V``, second moment 
 at construction, before the first step, as zeros of the parameter's shape and dtype (float32 for a
 float16 parameter).
 
-Subclasses set ``name``, ``state_names``, validate their hyperparameters in ``__init__`` and implement
-``_update(p, g, state)``: the reference NumPy update of one parameter ``p`` (in place) from its gradient
-``g`` with ``state`` a dict of that parameter's state arrays (also updated in place). ``self.t`` is
-already the number of this step (1 on the first step) when ``_update`` runs. ``g`` may be the caller's
-own array: ``_update`` must not write to it. A subclass whose state depends on its options (AMSGrad's
-running maximum, RMSprop's momentum buffer) sets ``self.state_names`` before calling ``super().__init__``.
+Subclasses set ``name`` and ``hyperparameters`` (a tuple of
+:class:`~gradstep.optim.hyperparameters.Hyperparameter`: name, default, allowed values, meaning, in
+constructor order), and implement ``_update(p, g, state)``: the reference NumPy update of one parameter
+``p`` (in place) from its gradient ``g`` with ``state`` a dict of that parameter's state arrays (also
+updated in place). The constructor, its signature, validation, ``hyperparams()`` and ``defaults()`` are
+derived from ``hyperparameters``; so are the torch twin, the command line's flags and the docs' tables.
+Every hyperparameter becomes an attribute of the same name. ``self.t`` is already the number of this
+step (1 on the first step) when ``_update`` runs. ``g`` may be the caller's own array: ``_update``
+must not write to it. A subclass whose state depends on its options (AMSGrad's running maximum,
+RMSprop's momentum buffer) overrides the classmethod ``state_names_for(hp)``; one whose options
+constrain each other (Nesterov needs a momentum) overrides ``_check_combination(hp)``.
+
+Weight decay is a mechanism of this class: ``weight_decay`` is coupled (L2: ``dw = g + wd*w`` before
+the update) unless the class declares ``decoupled_decay = True`` (AdamW: ``w *= 1 - lr*wd`` before
+the update, never entering the moments).
 
 float16 parameters are updated in float32 (their state is float32) and rounded back after each step.
 
@@ -24,25 +33,25 @@ step is computed, not what it computes, so it is an attribute and not a hyperpar
 ``hyperparams()`` or ``state_dict()``, and a checkpoint loads into either. numba is imported at the
 first fused step, never by ``import gradstep``.
 
-A subclass with a kernel implements ``_fused_kernel(kernels, parallel)`` (the compiled kernel for its
-options, from the ``_kernels`` module), ``_fused_scalars()`` (this step's scalars as Python numbers, in
-the kernel's order) and, when its kernel takes state arrays in another order or arrays it may not
-have, ``_fused_state(i, dtype)``. A subclass that overrides ``_update`` must override
-``_fused_kernel`` too, or its steps take the reference path (its parent's kernel would not know the
-new rule).
+A class with a kernel declares ``fused = True`` and implements ``_fused_kernel(kernels, parallel)``
+(the compiled kernel for its options, from the ``_kernels`` module), ``_fused_scalars()`` (this step's
+scalars as Python numbers, in the kernel's order) and, when its kernel takes state arrays in another
+order or arrays it may not have, ``_fused_state(i, dtype)``. The declaration is per class: a subclass
+that writes its own ``_update`` is not fused unless it says ``fused = True`` itself (its parent's kernel
+would not know the new rule).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
-from .._validation import GradstepError, check_choice, check_real, lookup
+from .._validation import GradstepError, check_choice
+from .hyperparameters import Hyperparameter, bind, signature
 
-__all__ = ["Optimizer", "register", "get", "create", "available", "BACKENDS"]
+__all__ = ["Optimizer", "register", "BACKENDS"]
 
 #: How a step is computed: "auto" (fused when numba imports), "numpy" (reference), "numba" (fused).
 BACKENDS = ("auto", "numpy", "numba")
@@ -54,30 +63,9 @@ _REGISTRY: dict[str, type[Optimizer]] = {}
 
 
 def register(cls: type[Optimizer]) -> type[Optimizer]:
-    """Class decorator: make ``cls`` reachable by ``get(cls.name)``."""
+    """Class decorator: make ``cls`` reachable by ``gradstep.optim.get(cls.name)``."""
     _REGISTRY[cls.name] = cls
     return cls
-
-
-def available() -> list[str]:
-    """The names :func:`get` accepts."""
-    _load_all()
-    return sorted(_REGISTRY)
-
-
-def get(name: str) -> type[Optimizer]:
-    """The optimizer class registered as ``name``; an unknown name suggests the closest one."""
-    _load_all()
-    return lookup("optimizer", name, _REGISTRY)
-
-
-def create(name: str, params: Iterable[np.ndarray], **hyperparams: Any) -> Optimizer:
-    """Build the optimizer registered as ``name`` over ``params``."""
-    return get(name)(params, **hyperparams)
-
-
-def _load_all() -> None:
-    from . import adam, rmsprop, sgd  # noqa: F401  (modules register their classes on import)
 
 
 def _as_param_list(params: Iterable[np.ndarray]) -> list[np.ndarray]:
@@ -135,44 +123,46 @@ def _load_kernels():
     return _kernels_module or None
 
 
-@functools.cache
-def _kernel_follows_update(cls: type) -> bool:
-    """Whether ``cls`` has a kernel written for its own ``_update``.
-
-    A subclass that overrides ``_update`` without providing ``_fused_kernel`` too would otherwise
-    run its parent's kernel and silently skip its own rule; it takes the reference path instead.
-    """
-
-    def owner(name: str) -> type:
-        return next(k for k in cls.__mro__ if name in k.__dict__)
-
-    return owner("_fused_kernel") is not Optimizer and issubclass(owner("_fused_kernel"), owner("_update"))
-
-
-def check_flag(name: str, value) -> bool:
-    """Return ``value`` if it is a bool (Python or NumPy), else raise naming the argument."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise GradstepError(f"Argument `{name}` must be True or False. Received: {name}={value!r}")
-    return bool(value)
-
-
 class Optimizer:
     """Base class of every gradstep optimizer (see the module docstring for the contract)."""
 
     name: ClassVar[str] = "optimizer"
+    #: The constructor's arguments after ``params``, in order (see the module docstring).
+    hyperparameters: ClassVar[tuple[Hyperparameter, ...]] = ()
+    #: The state arrays of the default options; :meth:`state_names_for` gives them for any options.
     state_names: ClassVar[tuple[str, ...]] = ()
+    #: Whether this class has a fused kernel for its own ``_update`` (declared, never inferred).
+    fused: ClassVar[bool] = False
+    #: Weight decay applied to the weights directly (AdamW) instead of through the gradient (L2).
+    decoupled_decay: ClassVar[bool] = False
 
-    def __init__(
-        self, params: Iterable[np.ndarray], lr: float, weight_decay: float = 0.0, *, backend: str = "auto"
-    ):
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "_update" in cls.__dict__ and "fused" not in cls.__dict__:
+            cls.fused = False  # a new rule: its parent's kernel would silently skip it
+        cls.__signature__ = signature(cls.hyperparameters, backend="auto")
+
+    def __init__(self, params: Iterable[np.ndarray], *args: Any, backend: str = "auto", **kwargs: Any):
+        hp = bind(self.name, self.hyperparameters, args, kwargs)
+        self._check_combination(hp)
         self.params = _as_param_list(params)
-        self.lr = lr
-        self.weight_decay = check_real("weight_decay", weight_decay, 0.0)
+        self.__dict__.update({k: v for k, v in hp.items() if k != "lr"})
+        self.lr = hp["lr"]
         self.backend = backend
         self.t = 0
+        self.state_names = self.state_names_for(hp)
         self.state: dict[str, list[np.ndarray]] = {
             s: [np.zeros(p.shape, dtype=_compute_dtype(p)) for p in self.params] for s in self.state_names
         }
+
+    @classmethod
+    def state_names_for(cls, hp: dict[str, Any]) -> tuple[str, ...]:
+        """The names of the state arrays an optimizer with hyperparameters ``hp`` keeps."""
+        return cls.state_names
+
+    @classmethod
+    def _check_combination(cls, hp: dict[str, Any]) -> None:
+        """Raise if hyperparameters that are each valid contradict each other (none do by default)."""
 
     @property
     def backend(self) -> str:
@@ -197,23 +187,20 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value: float) -> None:
-        self._lr = check_real("lr", value, 0.0)
+        self._lr = self._hyperparameter("lr").check(value)
+
+    @classmethod
+    def _hyperparameter(cls, name: str) -> Hyperparameter:
+        return next(h for h in cls.hyperparameters if h.name == name)
 
     def hyperparams(self) -> dict[str, Any]:
         """The constructor arguments (other than ``params``) that reproduce this optimizer."""
-        raise NotImplementedError
+        return {h.name: getattr(self, h.name) for h in self.hyperparameters}
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
         """The hyperparameters' defaults, ``lr`` included: what ``cls(params)`` uses."""
-        import inspect
-
-        sig = inspect.signature(cls.__init__).parameters.values()
-        return {
-            p.name: p.default
-            for p in sig
-            if p.name not in ("self", "params", "backend") and p.default is not p.empty
-        }
+        return {h.name: h.default for h in cls.hyperparameters}
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
         raise NotImplementedError
@@ -231,14 +218,14 @@ class Optimizer:
         """How the kernel applies weight decay: not at all, coupled (L2) or decoupled (AdamW)."""
         if not self.weight_decay:
             return kernels.NO_DECAY
-        return kernels.COUPLED if self._coupled_decay else kernels.DECOUPLED
+        return kernels.DECOUPLED if self.decoupled_decay else kernels.COUPLED
 
     def _fused_state(self, i: int, dtype: np.dtype) -> tuple[np.ndarray, ...]:
         return tuple(self.state[s][i] for s in self.state_names)
 
     def _kernels(self):
         """The kernel module if this step is fused, else None."""
-        if self._backend == "numpy" or not _kernel_follows_update(type(self)):
+        if self._backend == "numpy" or not self.fused:
             return None
         kernels = _load_kernels()
         if kernels is None and self._backend == "numba":
@@ -295,15 +282,15 @@ class Optimizer:
             # underflow to 0 and a zero gradient would give 0/0.
             work = p if _compute_dtype(p) == p.dtype else p.astype(_compute_dtype(p))
             g = np.asarray(g, dtype=work.dtype)
-            if self.weight_decay and self._coupled_decay:
+            if self.weight_decay and self.decoupled_decay:
+                # Decoupled decay: shrink the weight itself; the decay never enters the moments.
+                work *= 1 - self.lr * self.weight_decay
+            elif self.weight_decay:
                 # Coupled (L2) decay: the penalty's gradient joins the loss gradient before anything else.
                 g = g + self.weight_decay * work
             self._update(work, g, {s: self.state[s][i] for s in self.state_names})
             if work is not p:
                 p[...] = work
-
-    # AdamW sets this to False and applies its decay itself (decoupled).
-    _coupled_decay: ClassVar[bool] = True
 
     def state_dict(self) -> dict[str, Any]:
         """A plain dict of copies: optimizer name, hyperparameters, step count and every state array."""
@@ -382,12 +369,12 @@ class Optimizer:
     def _set_hyperparams(self, hp: dict[str, Any]) -> None:
         # Validate the saved values with the constructor on a throwaway instance, so a bad value
         # raises before this optimizer changes at all; then adopt its hyperparameters only.
-        try:
-            fresh = type(self)(self.params, **hp)
-        except TypeError as exc:
+        unknown = set(hp) - {h.name for h in self.hyperparameters}
+        if unknown:
             raise GradstepError(
-                f"Optimizer state has hyperparameters {self.name!r} does not take: {exc}"
-            ) from None
+                f"Optimizer state has hyperparameters {self.name!r} does not take: {sorted(unknown)}"
+            )
+        fresh = type(self)(self.params, **hp)
         keep = {"params", "state", "t", "_backend"}
         self.__dict__.update({k: v for k, v in fresh.__dict__.items() if k not in keep})
 

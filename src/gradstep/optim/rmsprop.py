@@ -7,13 +7,12 @@ configuration can be reproduced (``docs/conventions.md`` has the table, with Ker
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-from .._validation import check_real
-from .base import Optimizer, _empty, check_flag, register
+from .base import Optimizer, _empty, register
+from .hyperparameters import flag, learning_rate, real, weight_decay
 
 __all__ = ["RMSprop"]
 
@@ -79,38 +78,21 @@ class RMSprop(Optimizer):
     """
 
     name = "rmsprop"
+    hyperparameters = (
+        learning_rate(0.001),
+        real("beta", 0.9, 0.0, 1.0, high_open=True, help="moving average coefficient of dw^2"),
+        real("eps", 1e-8, 0.0, low_open=True, help="epsilon, added to the denominator"),
+        flag("eps_in_sqrt", True, help="epsilon inside the square root (the notes) or outside (PyTorch)"),
+        flag("centered", False, help="centered RMSprop: divide by the variance estimate (Graves)"),
+        real("momentum", 0.0, 0.0, 1.0, high_open=True, help="momentum buffer on the scaled step (PyTorch)"),
+        weight_decay(),
+    )
+    state_names = ("S",)
+    fused = True
 
-    def __init__(
-        self,
-        params: Iterable[np.ndarray],
-        lr: float = 0.001,
-        beta: float = 0.9,
-        eps: float = 1e-8,
-        eps_in_sqrt: bool = True,
-        centered: bool = False,
-        momentum: float = 0.0,
-        weight_decay: float = 0.0,
-        *,
-        backend: str = "auto",
-    ):
-        self.beta = check_real("beta", beta, 0.0, 1.0, high_open=True)
-        self.eps = check_real("eps", eps, 0.0, low_open=True)
-        self.eps_in_sqrt = check_flag("eps_in_sqrt", eps_in_sqrt)
-        self.centered = check_flag("centered", centered)
-        self.momentum = check_real("momentum", momentum, 0.0, 1.0, high_open=True)
-        self.state_names = ("S",) + (("V",) if self.centered else ()) + (("buf",) if self.momentum else ())
-        super().__init__(params, lr, weight_decay, backend=backend)
-
-    def hyperparams(self) -> dict[str, Any]:
-        return {
-            "lr": self.lr,
-            "beta": self.beta,
-            "eps": self.eps,
-            "eps_in_sqrt": self.eps_in_sqrt,
-            "centered": self.centered,
-            "momentum": self.momentum,
-            "weight_decay": self.weight_decay,
-        }
+    @classmethod
+    def state_names_for(cls, hp: dict[str, Any]) -> tuple[str, ...]:
+        return ("S",) + (("V",) if hp["centered"] else ()) + (("buf",) if hp["momentum"] else ())
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
         lr, beta, eps = self.lr, self.beta, self.eps

@@ -9,13 +9,13 @@ Keras and optax exactly.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-from .._validation import GradstepError, check_choice, check_real
-from .base import Optimizer, check_flag, register
+from .._validation import GradstepError
+from .base import Optimizer, register
+from .hyperparameters import choice, flag, learning_rate, real, weight_decay
 
 __all__ = ["SGD", "Momentum"]
 
@@ -56,20 +56,8 @@ class SGD(Optimizer):
     """
 
     name = "sgd"
-    state_names = ()
-
-    def __init__(
-        self,
-        params: Iterable[np.ndarray],
-        lr: float = 0.05,
-        weight_decay: float = 0.0,
-        *,
-        backend: str = "auto",
-    ):
-        super().__init__(params, lr, weight_decay, backend=backend)
-
-    def hyperparams(self) -> dict[str, Any]:
-        return {"lr": self.lr, "weight_decay": self.weight_decay}
+    hyperparameters = (learning_rate(0.05), weight_decay())
+    fused = True
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
         p -= self.lr * g
@@ -150,50 +138,34 @@ class Momentum(Optimizer):
     """
 
     name = "momentum"
+    hyperparameters = (
+        learning_rate(0.05),
+        real("beta", 0.9, 0.0, 1.0, high_open=True, help="momentum: the moving average's coefficient"),
+        choice("form", "ema", MOMENTUM_FORMS, help="momentum form: ema (the notes) or heavy_ball (PyTorch)"),
+        flag("nesterov", False, help="Nesterov's look-ahead momentum"),
+        real("dampening", 0.0, 0.0, 1.0, help="heavy-ball dampening (PyTorch's)"),
+        weight_decay(),
+    )
     state_names = ("V",)
+    fused = True
 
-    def __init__(
-        self,
-        params: Iterable[np.ndarray],
-        lr: float = 0.05,
-        beta: float = 0.9,
-        form: str = "ema",
-        nesterov: bool = False,
-        dampening: float = 0.0,
-        weight_decay: float = 0.0,
-        *,
-        backend: str = "auto",
-    ):
-        self.beta = check_real("beta", beta, 0.0, 1.0, high_open=True)
-        self.form = check_choice("form", form, MOMENTUM_FORMS)
-        self.nesterov = check_flag("nesterov", nesterov)
-        self.dampening = check_real("dampening", dampening, 0.0, 1.0)
-        if self.dampening and self.form == "ema":
+    @classmethod
+    def _check_combination(cls, hp: dict[str, Any]) -> None:
+        if hp["dampening"] and hp["form"] == "ema":
             raise GradstepError(
                 "Argument `dampening` must be 0 with form='ema' (the moving average already scales the "
-                f"gradient by 1 - beta); use form='heavy_ball'. Received: dampening={dampening!r}"
+                f"gradient by 1 - beta); use form='heavy_ball'. Received: dampening={hp['dampening']!r}"
             )
-        if self.nesterov and self.beta == 0.0:
+        if hp["nesterov"] and hp["beta"] == 0.0:
             raise GradstepError(
                 "Nesterov momentum needs a momentum: argument `beta` must be in (0, 1) when nesterov=True. "
-                f"Received: beta={beta!r}"
+                f"Received: beta={hp['beta']!r}"
             )
-        if self.nesterov and self.dampening:
+        if hp["nesterov"] and hp["dampening"]:
             raise GradstepError(
                 "Nesterov momentum needs zero dampening, as in torch.optim.SGD: argument `dampening` must "
-                f"be 0 when nesterov=True. Received: dampening={dampening!r}"
+                f"be 0 when nesterov=True. Received: dampening={hp['dampening']!r}"
             )
-        super().__init__(params, lr, weight_decay, backend=backend)
-
-    def hyperparams(self) -> dict[str, Any]:
-        return {
-            "lr": self.lr,
-            "beta": self.beta,
-            "form": self.form,
-            "nesterov": self.nesterov,
-            "dampening": self.dampening,
-            "weight_decay": self.weight_decay,
-        }
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
         lr, beta = self.lr, self.beta

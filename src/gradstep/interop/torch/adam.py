@@ -37,31 +37,7 @@ class Adam(Optimizer):
     [0.9, -1.9]
     """
 
-    name = "adam"
     numpy_class = np_adam.Adam
-
-    def __init__(
-        self,
-        params,
-        lr: float = 0.001,
-        beta1: float = 0.9,
-        beta2: float = 0.999,
-        eps: float = 1e-8,
-        eps_mode: str = "inside_sqrt",
-        bias_correction: bool = True,
-        amsgrad: bool = False,
-        weight_decay: float = 0.0,
-        *,
-        foreach: bool | None = None,
-    ):
-        defaults = {
-            "lr": lr, "beta1": beta1, "beta2": beta2, "eps": eps, "eps_mode": eps_mode,
-            "bias_correction": bias_correction, "amsgrad": amsgrad, "weight_decay": weight_decay,
-        }  # fmt: skip
-        super().__init__(params, defaults, foreach)
-
-    def _state_names(self, group) -> tuple[str, ...]:
-        return ("V", "S", "S_max") if group["amsgrad"] else ("V", "S")
 
     @staticmethod
     def _corrections(group, t: int) -> tuple[float, float]:
@@ -70,14 +46,10 @@ class Adam(Optimizer):
             return 1.0, 1.0
         return 1 - group["beta1"] ** t, 1 - group["beta2"] ** t
 
-    def _decay_decoupled(self, ps, group) -> None:
-        """AdamW's shrink, ``w *= 1 - lr*weight_decay``, before the Adam step (nothing for Adam)."""
-
     def _update(self, p, g, state, group, t, tmp):
         lr, beta1, beta2, eps = group["lr"], group["beta1"], group["beta2"], group["eps"]
         V, S = state["V"], state["S"]
         a, b = tmp
-        self._decay_decoupled([p], group)
         # V = beta1*V + (1-beta1)*dw;  S = beta2*S + (1-beta2)*dw^2
         V.mul_(beta1).add_(torch.mul(g, 1 - beta1, out=a))
         S.mul_(beta2).add_(torch.mul(g, g, out=a).mul_(1 - beta2))
@@ -103,7 +75,6 @@ class Adam(Optimizer):
         lr, beta1, beta2, eps = group["lr"], group["beta1"], group["beta2"], group["eps"]
         Vs, Ss = [s["V"] for s in states], [s["S"] for s in states]
         a, b = tmp
-        self._decay_decoupled(ps, group)
         torch._foreach_mul_(Vs, beta1)
         torch._foreach_add_(Vs, foreach_scaled(a, gs, 1 - beta1))
         torch._foreach_mul_(Ss, beta2)
@@ -153,28 +124,4 @@ class AdamW(Adam):
     [0.95, -1.9]
     """
 
-    name = "adamw"
     numpy_class = np_adam.AdamW
-    _coupled_decay = False
-
-    def __init__(
-        self,
-        params,
-        lr: float = 0.001,
-        beta1: float = 0.9,
-        beta2: float = 0.999,
-        eps: float = 1e-8,
-        eps_mode: str = "inside_sqrt",
-        bias_correction: bool = True,
-        amsgrad: bool = False,
-        weight_decay: float = 0.01,
-        *,
-        foreach: bool | None = None,
-    ):
-        super().__init__(
-            params, lr, beta1, beta2, eps, eps_mode, bias_correction, amsgrad, weight_decay, foreach=foreach
-        )
-
-    def _decay_decoupled(self, ps, group) -> None:
-        if group["weight_decay"]:
-            torch._foreach_mul_(ps, 1 - group["lr"] * group["weight_decay"])

@@ -1,12 +1,14 @@
 """The base of gradstep's optimizers as ``torch.optim.Optimizer`` subclasses.
 
-Each class mirrors one of :mod:`gradstep.optim`: the same hyperparameter names, defaults, validation
-(the NumPy class checks every parameter group's values) and formulas, evaluated in the same order, so
-a trajectory matches the NumPy reference to rounding (float64: within 4e-16 over 100 steps in the
-tests, bit for bit for SGD and momentum; float32: within a few units in the last place; the
-difference is torch's square root, which is not correctly rounded). What torch brings: parameter groups,
-``state_dict`` / ``load_state_dict`` through ``torch.save`` / ``torch.load``, the schedulers of
-``torch.optim.lr_scheduler`` (they set ``group["lr"]``), step hooks, and a closure.
+Each class mirrors one of :mod:`gradstep.optim`, named by ``numpy_class``: its hyperparameters (names,
+order, defaults: the signature is derived from the NumPy class's ``hyperparameters``), validation (the
+NumPy class checks every parameter group's values), state names, weight-decay mechanism and formulas,
+evaluated in the same order, so a trajectory matches the NumPy reference to rounding (float64: within
+4e-16 over 100 steps in the tests, bit for bit for SGD and momentum; float32: within a few units in
+the last place; the difference is torch's square root, which is not correctly rounded). What torch
+brings: parameter groups, ``state_dict`` / ``load_state_dict`` through ``torch.save`` /
+``torch.load``, the schedulers of ``torch.optim.lr_scheduler`` (they set ``group["lr"]``), step hooks,
+and a closure.
 
 State, per parameter, created at its first step: ``"step"`` (an int64 CPU tensor, the number of
 steps this parameter has taken; the NumPy class's ``t``) and one tensor per name of the NumPy class's
@@ -33,6 +35,7 @@ import torch
 
 from ... import optim as np_optim
 from ..._validation import GradstepError, check_real, lookup
+from ...optim.hyperparameters import bind, signature
 from .blocks import chunks, foreach_scaled, pieces
 
 __all__ = ["Optimizer", "register", "get", "create", "available", "from_numpy_config"]
@@ -48,19 +51,13 @@ def register(cls: type[Optimizer]) -> type[Optimizer]:
     return cls
 
 
-def _load_all() -> None:
-    from . import adam, rmsprop, sgd  # noqa: F401  (modules register their classes on import)
-
-
 def available() -> list[str]:
     """The names :func:`get` and :func:`create` accept (the same as ``gradstep.optim.available()``)."""
-    _load_all()
     return sorted(_REGISTRY)
 
 
 def get(name: str) -> type[Optimizer]:
     """The torch optimizer class registered as ``name``; an unknown name suggests the closest one."""
-    _load_all()
     return lookup("optimizer", name, _REGISTRY)
 
 
@@ -68,6 +65,7 @@ def create(name: str, params, **hyperparams: Any) -> Optimizer:
     """Build the torch optimizer registered as ``name`` over ``params`` (tensors or parameter groups).
 
     >>> import torch
+    >>> import gradstep.interop.torch  # registers the optimizers
     >>> opt = create("adam", [torch.zeros(3, requires_grad=True)], lr=0.01, eps_mode="outside_sqrt")
     >>> type(opt).__name__, opt.param_groups[0]["eps_mode"]
     ('Adam', 'outside_sqrt')
@@ -114,8 +112,9 @@ def _check_foreach(value) -> bool | None:
 class Optimizer(torch.optim.Optimizer):
     """Base class of gradstep's torch optimizers (see the module docstring).
 
-    Subclasses set ``name``, ``numpy_class`` (the :mod:`gradstep.optim` class they mirror) and
-    ``_scratch_count``, and implement ``_state_names(group)``, ``_update(p, g, state, group, t, tmp)``
+    Subclasses set ``numpy_class`` (the :mod:`gradstep.optim` class they mirror; ``name``, the signature,
+    defaults, state names and decay mechanism come from it) and ``_scratch_count``, and implement
+    ``_update(p, g, state, group, t, tmp)``
     (one parameter, in place) and ``_update_foreach(ps, gs, states, group, ts, tmp)`` (lists of a
     group's parameters of one device and dtype). ``g`` already includes coupled weight decay and is
     never written to; ``t`` is the parameter's step number, 1 on its first step; ``tmp`` holds
@@ -124,11 +123,19 @@ class Optimizer(torch.optim.Optimizer):
 
     name: ClassVar[str] = "optimizer"
     numpy_class: ClassVar[type[np_optim.Optimizer]]
-    _coupled_decay: ClassVar[bool] = True
 
-    def __init__(self, params, defaults: dict[str, Any], foreach: bool | None = None):
-        defaults = dict(defaults, foreach=_check_foreach(foreach))
-        super().__init__(params, defaults)
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "numpy_class" not in cls.__dict__:
+            return
+        cls.name = cls.numpy_class.name
+        cls.__signature__ = signature(cls.numpy_class.hyperparameters, foreach=None)
+
+    def __init__(self, params, *args: Any, foreach: bool | None = None, **kwargs: Any):
+        # Values unchecked here (lr may be a tensor): add_param_group checks every group's values.
+        np_cls = self.numpy_class
+        defaults = bind(np_cls.name, np_cls.hyperparameters, args, kwargs, check=False)
+        super().__init__(params, dict(defaults, foreach=_check_foreach(foreach)))
 
     @property
     def hyperparam_names(self) -> tuple[str, ...]:
@@ -149,7 +156,7 @@ class Optimizer(torch.optim.Optimizer):
         super().add_param_group(param_group)
 
     def _state_names(self, group: dict[str, Any]) -> tuple[str, ...]:
-        raise NotImplementedError
+        return self.numpy_class.state_names_for(group)
 
     def _update(self, p, g, state, group, t: int, tmp: list[torch.Tensor]) -> None:
         raise NotImplementedError
@@ -222,7 +229,12 @@ class Optimizer(torch.optim.Optimizer):
         return loss
 
     def _coupled(self, group) -> bool:
-        return bool(group["weight_decay"]) and self._coupled_decay
+        return bool(group["weight_decay"]) and not self.numpy_class.decoupled_decay
+
+    def _decay_decoupled(self, ps: list[torch.Tensor], group) -> None:
+        """Decoupled decay (AdamW): ``w *= 1 - lr*wd`` before the update; the moments never see it."""
+        if group["weight_decay"] and self.numpy_class.decoupled_decay:
+            torch._foreach_mul_(ps, 1 - group["lr"] * group["weight_decay"])
 
     def _step_loop(self, group, params, states) -> None:
         names, count = self._state_names(group), self._scratch_count + self._coupled(group)
@@ -236,6 +248,7 @@ class Optimizer(torch.optim.Optimizer):
                 if self._coupled(group):
                     # Coupled (L2) decay: dw = g + wd*w joins the gradient before anything else.
                     g = torch.mul(work, group["weight_decay"], out=tmp.pop()).add_(g)
+                self._decay_decoupled([work], group)
                 self._update(work, g, piece.state, group, t, tmp)
                 if work is not piece.p:
                     piece.p.copy_(work)
@@ -261,6 +274,7 @@ class Optimizer(torch.optim.Optimizer):
                     gs = foreach_scaled(tmp.pop(), work, group["weight_decay"])
                     torch._foreach_add_(gs, grads)
                 chunk_ts = [ts[piece.index] for piece in chunk]
+                self._decay_decoupled(work, group)
                 self._update_foreach(work, gs, [piece.state for piece in chunk], group, chunk_ts, tmp)
                 if dtype in _REDUCED:
                     torch._foreach_copy_(ps, work)

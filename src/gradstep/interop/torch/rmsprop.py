@@ -35,30 +35,7 @@ class RMSprop(Optimizer):
     [0.968377, -1.968377]
     """
 
-    name = "rmsprop"
     numpy_class = np_rmsprop.RMSprop
-
-    def __init__(
-        self,
-        params,
-        lr: float = 0.001,
-        beta: float = 0.9,
-        eps: float = 1e-8,
-        eps_in_sqrt: bool = True,
-        centered: bool = False,
-        momentum: float = 0.0,
-        weight_decay: float = 0.0,
-        *,
-        foreach: bool | None = None,
-    ):
-        defaults = {
-            "lr": lr, "beta": beta, "eps": eps, "eps_in_sqrt": eps_in_sqrt, "centered": centered,
-            "momentum": momentum, "weight_decay": weight_decay,
-        }  # fmt: skip
-        super().__init__(params, defaults, foreach)
-
-    def _state_names(self, group) -> tuple[str, ...]:
-        return ("S",) + (("V",) if group["centered"] else ()) + (("buf",) if group["momentum"] else ())
 
     def _update(self, p, g, state, group, t, tmp):
         lr, beta, eps, S = group["lr"], group["beta"], group["eps"], state["S"]

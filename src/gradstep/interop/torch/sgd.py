@@ -30,14 +30,7 @@ class SGD(Optimizer):
     [0.95, -1.9]
     """
 
-    name = "sgd"
     numpy_class = np_sgd.SGD
-
-    def __init__(self, params, lr: float, weight_decay: float = 0.0, *, foreach: bool | None = None):
-        super().__init__(params, {"lr": lr, "weight_decay": weight_decay}, foreach)
-
-    def _state_names(self, group) -> tuple[str, ...]:
-        return ()
 
     _scratch_count = 1
 
@@ -67,29 +60,7 @@ class Momentum(Optimizer):
     [0.995, -1.99]
     """
 
-    name = "momentum"
     numpy_class = np_sgd.Momentum
-
-    def __init__(
-        self,
-        params,
-        lr: float,
-        beta: float = 0.9,
-        form: str = "ema",
-        nesterov: bool = False,
-        dampening: float = 0.0,
-        weight_decay: float = 0.0,
-        *,
-        foreach: bool | None = None,
-    ):
-        defaults = {
-            "lr": lr, "beta": beta, "form": form, "nesterov": nesterov, "dampening": dampening,
-            "weight_decay": weight_decay,
-        }  # fmt: skip
-        super().__init__(params, defaults, foreach)
-
-    def _state_names(self, group) -> tuple[str, ...]:
-        return ("V",)
 
     def _update(self, p, g, state, group, t, tmp):
         lr, beta, V = group["lr"], group["beta"], state["V"]
