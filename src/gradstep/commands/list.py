@@ -29,4 +29,8 @@ def run(args: argparse.Namespace) -> int:
     for name, items in table.items():
         if args.what in ("all", name):
             print(f"{name}: {', '.join(items)}")
+    if args.what == "optimizers":  # each with its hyperparameters and their defaults
+        for name in table["optimizers"]:
+            hp = ", ".join(f"{k}={v!r}" for k, v in optim.get(name).defaults().items())
+            print(f"  {name}({hp})")
     return 0

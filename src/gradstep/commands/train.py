@@ -26,28 +26,28 @@ RUN_FLAGS = {
     "--patience": ("patience", int, "stop early after this many epochs without val_loss improvement"),
     "--checkpoint-every": ("checkpoint_every", int, "write the checkpoint every N epochs"),
 }
-OPTIMIZER_FLAGS = {
-    "--beta": ("beta", float, "momentum / RMSprop averaging coefficient"),
-    "--beta1": ("beta1", float, "Adam first-moment coefficient"),
-    "--beta2": ("beta2", float, "Adam second-moment coefficient"),
-    "--eps": ("eps", float, "epsilon of RMSprop and Adam"),
-    "--weight-decay": ("weight_decay", float, "weight decay (coupled L2; decoupled for adamw)"),
-    "--form": ("form", str, "momentum form: ema (the notes) or heavy_ball (PyTorch)"),
-    "--eps-mode": (
-        "eps_mode",
-        str,
-        "Adam epsilon: inside_sqrt (the notes), outside_sqrt (PyTorch), hat (Keras)",
-    ),
-    "--momentum": ("momentum", float, "RMSprop momentum (PyTorch's)"),
-    "--dampening": ("dampening", float, "heavy-ball dampening (PyTorch's)"),
-}
-SWITCHES = {
-    "--nesterov": ("nesterov", True, "Nesterov momentum"),
-    "--centered": ("centered", True, "centered RMSprop"),
-    "--amsgrad": ("amsgrad", True, "AMSGrad variant of Adam"),
-    "--eps-outside-sqrt": ("eps_in_sqrt", False, "RMSprop epsilon outside the square root (PyTorch)"),
-    "--no-bias-correction": ("bias_correction", False, "Adam without bias correction"),
-}
+
+
+def optimizer_flags() -> dict[str, list[tuple[str, object]]]:
+    """Every hyperparameter of every registered optimizer but ``lr`` (a run flag), by name, with the
+    optimizers that take it: the command line's optimizer flags are derived from the classes."""
+    from .. import optim
+
+    by_name: dict[str, list[tuple[str, object]]] = {}
+    for opt in optim.available():
+        for h in optim.get(opt).hyperparameters:
+            if h.name != "lr":
+                by_name.setdefault(h.name, []).append((opt, h))
+    return by_name
+
+
+def _flag_help(uses: list[tuple[str, object]]) -> str:
+    """One help line for a flag several optimizers share: each meaning once, with the optimizers that
+    take it and their default (``moving average coefficient (momentum, rmsprop; default 0.9)``)."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for opt, h in uses:
+        groups.setdefault((h.help, str(h.default)), []).append(opt)
+    return "; ".join(f"{help_} ({', '.join(opts)}; default {d})" for (help_, d), opts in groups.items())
 
 
 def add_run_flags(parser: argparse.ArgumentParser) -> None:
@@ -56,11 +56,16 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     for flag, (dest, typ, help_) in RUN_FLAGS.items():
         g.add_argument(flag, dest=dest, type=typ, default=S, help=help_)
     g.add_argument("--config", default=S, help="TOML file of run settings; flags override it")
-    o = parser.add_argument_group("optimizer hyperparameters")
-    for flag, (dest, typ, help_) in OPTIMIZER_FLAGS.items():
-        o.add_argument(flag, dest=f"opt_{dest}", type=typ, default=S, help=help_)
-    for flag, (dest, value, help_) in SWITCHES.items():
-        o.add_argument(flag, dest=f"opt_{dest}", action="store_const", const=value, default=S, help=help_)
+    o = parser.add_argument_group("optimizer hyperparameters (each optimizer takes only its own)")
+    for name, uses in optimizer_flags().items():
+        h, flag = uses[0][1], "--" + name.replace("_", "-")
+        kw = {"dest": f"opt_{name}", "default": S, "help": _flag_help(uses)}
+        if h.kind == "flag":
+            o.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
+        elif h.kind == "choice":
+            o.add_argument(flag, type=str, metavar="{" + ",".join(h.choices) + "}", **kw)
+        else:
+            o.add_argument(flag, type=float, metavar="X", **kw)
 
 
 def config_from_args(args: argparse.Namespace):

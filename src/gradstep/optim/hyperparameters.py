@@ -30,6 +30,7 @@ __all__ = [
     "with_defaults",
     "signature",
     "bind",
+    "markdown_table",
 ]
 
 
@@ -154,3 +155,12 @@ def bind(
         given[k] = v
     values = {h.name: given.get(h.name, h.default) for h in hyperparameters}
     return {h.name: h.check(values[h.name]) for h in hyperparameters} if check else values
+
+
+def markdown_table(optimizers: Iterable[type]) -> str:
+    """The docs' table of every optimizer's hyperparameters: name, default, allowed values, meaning."""
+    rows = ["| optimizer | hyperparameter | default | allowed | meaning |", "|---|---|---|---|---|"]
+    for cls in optimizers:
+        for h in cls.hyperparameters:
+            rows.append(f"| `{cls.name}` | `{h.name}` | `{h.default!r}` | {h.allowed} | {h.help} |")
+    return "\n".join(rows)
