@@ -135,6 +135,7 @@ BAD_INPUTS = [
         r"Unknown optimizer 'adma'; did you mean 'adam'\? Known: adam, adamw, momentum, rmsprop, sgd\.",
         id="get_misspelled",
     ),
+    pytest.param(lambda: optim.get(["adam"]), r"Unknown optimizer \['adam'\]\. Known: adam", id="get_a_list"),
     pytest.param(
         lambda: optim.create("rmsrop", P()),
         r"Unknown optimizer 'rmsrop'; did you mean 'rmsprop'\?",
@@ -142,6 +143,21 @@ BAD_INPUTS = [
     ),
     pytest.param(
         lambda: SGD([], lr=0.1), r"Argument `params` must hold at least one array", id="empty_params"
+    ),
+    pytest.param(
+        lambda: Adam(np.zeros((2, 3))),
+        r"`params` must be a list of arrays, e\.g\. \[W, b\]\. Received: one array of shape \(2, 3\)",
+        id="bare_array_params",
+    ),
+    pytest.param(
+        lambda: (lambda w: SGD([w, w]))(np.zeros(3)),
+        r"must not repeat a parameter: params\[0\] and params\[1\] are the same array",
+        id="duplicate_params",
+    ),
+    pytest.param(
+        lambda: (lambda w: Momentum([w[:4], np.zeros(2), w[2:]]))(np.zeros(8)),
+        r"must not repeat a parameter: params\[0\] and params\[2\] are views that share memory",
+        id="overlapping_views",
     ),
     pytest.param(
         lambda: Adam([np.zeros(3, dtype=int)]),
@@ -180,6 +196,35 @@ def test_step_checks_gradients():
     ):
         opt.step([np.zeros((2, 3)), np.zeros(4)])
     assert opt.t == 0
+
+
+STEP_MISUSE = [
+    pytest.param(lambda ps: [np.zeros((2, 3)).tolist(), np.zeros(3)], r"Gradient 0 must be a NumPy array\. "
+                 r"Received: list", id="list_gradient"),
+    pytest.param(lambda ps: np.zeros((2, 3)), r"step\(\) needs a list of gradients", id="bare_gradient"),
+    pytest.param(lambda ps: [None, np.zeros(3)], r"Gradient 0 must be a NumPy array\. Received: NoneType",
+                 id="none_gradient"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("grads", "message"), STEP_MISUSE)
+@pytest.mark.parametrize("cls", [SGD, Momentum, RMSprop, Adam, AdamW])
+def test_step_misuse_raises_and_changes_nothing(cls, grads, message):
+    params = P()
+    opt = cls(params)
+    with pytest.raises(GradstepError, match=message):
+        opt.step(grads(params))
+    _assert_unchanged(opt, P())
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_parameter_made_read_only_after_construction_is_named_at_step(backend):
+    params = P()
+    opt = Adam(params, backend=backend)
+    params[1].flags.writeable = False
+    with pytest.raises(GradstepError, match=r"Parameter 1 \(shape \(3,\)\) became read-only"):
+        opt.step([np.ones((2, 3)), np.ones(3)])
+    _assert_unchanged(opt, P())
 
 
 # --- checkpoints that do not fit -------------------------------------------------------------------

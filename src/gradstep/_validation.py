@@ -115,10 +115,9 @@ def check_choice(kind: str, value, choices: Iterable[str]) -> str:
 
 def lookup(kind: str, name, table: dict):
     """``table[name]``, the name matched case-insensitively; an unknown name suggests the closest one."""
-    key = name.lower() if isinstance(name, str) else name
-    if key not in table:
+    if not isinstance(name, str) or name.lower() not in table:  # a list or None is an unknown name too
         raise unknown_name(kind, name, table)
-    return table[key]
+    return table[name.lower()]
 
 
 def as_rng(rng) -> np.random.Generator:

@@ -70,7 +70,10 @@ def register(cls: type[Optimizer]) -> type[Optimizer]:
 
 def _as_param_list(params: Iterable[np.ndarray]) -> list[np.ndarray]:
     if isinstance(params, np.ndarray):
-        params = [params]
+        raise GradstepError(
+            "Argument `params` must be a list of arrays, e.g. [W, b]. Received: one array of shape "
+            f"{params.shape} (iterating it would treat each row as a parameter; pass [array])"
+        )
     out = list(params)
     if not out:
         raise GradstepError("Argument `params` must hold at least one array. Received: an empty list")
@@ -84,7 +87,28 @@ def _as_param_list(params: Iterable[np.ndarray]) -> list[np.ndarray]:
             raise GradstepError(
                 f"Argument `params` must hold writeable arrays. Received: params[{i}] read-only"
             )
+    _check_no_overlap(out)
     return out
+
+
+def _check_no_overlap(params: list[np.ndarray]) -> None:
+    """Raise if two parameters share memory: each step would update the shared values twice."""
+    try:
+        from numpy.lib.array_utils import byte_bounds
+    except ImportError:  # NumPy < 2
+        byte_bounds = np.byte_bounds  # noqa: NPY201
+    active: list[tuple[int, int]] = []  # (end, index) of the spans that may still overlap the next
+    for lo, hi, i in sorted((*byte_bounds(p), i) for i, p in enumerate(params) if p.size):
+        active = [(end, j) for end, j in active if end > lo]
+        for _, j in active:
+            if np.shares_memory(params[i], params[j]):
+                j, i = sorted((i, j))
+                same = "the same array" if params[i] is params[j] else "views that share memory"
+                raise GradstepError(
+                    f"Argument `params` must not repeat a parameter: params[{j}] and params[{i}] are {same}, "
+                    "so every step would update the shared values twice"
+                )
+        active.append((hi, i))
 
 
 def _compute_dtype(p: np.ndarray) -> np.dtype:
@@ -255,13 +279,23 @@ class Optimizer:
 
     def _check_grads(self, grads: Sequence[np.ndarray]) -> list[np.ndarray]:
         if isinstance(grads, np.ndarray):
-            grads = [grads]
+            raise GradstepError(
+                "step() needs a list of gradients, one per parameter, e.g. [dW, db]. Received: one array "
+                f"of shape {grads.shape}"
+            )
         grads = list(grads)
         if len(grads) != len(self.params):
             raise GradstepError(
                 f"step() needs one gradient per parameter: expected {len(self.params)}, received {len(grads)}"
             )
         for i, (p, g) in enumerate(zip(self.params, grads, strict=True)):
+            if not isinstance(g, (np.ndarray, np.generic)):  # a NumPy scalar for a 0-d parameter
+                raise GradstepError(f"Gradient {i} must be a NumPy array. Received: {type(g).__name__}")
+            if not p.flags.writeable:
+                raise GradstepError(
+                    f"Parameter {i} (shape {p.shape}) became read-only after the optimizer was built; "
+                    "step() updates parameters in place"
+                )
             if getattr(g, "shape", None) != p.shape:
                 raise GradstepError(
                     f"Gradient {i} has shape {getattr(g, 'shape', None)} "
