@@ -28,18 +28,16 @@ True
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from numbers import Integral, Real
+from numbers import Real
 from typing import NamedTuple
 
 import numpy as np
 
-from .._validation import GradstepError, check_int, check_real, unknown_name
+from .._validation import GradstepError, as_rng, check_float_dtype, check_int, check_real, unknown_name
 from . import activations as _activations
 from . import losses as _losses
 
 __all__ = ["MLP", "Dense", "ParamSlice"]
-
-_DTYPES = ("float32", "float64")
 
 
 class ParamSlice(NamedTuple):
@@ -66,27 +64,6 @@ class Dense:
 
     def __repr__(self) -> str:
         return f"Dense({self.fan_in} -> {self.fan_out}, activation={self.activation!r})"
-
-
-def _resolve_rng(rng) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or (isinstance(rng, Integral) and not isinstance(rng, bool) and rng >= 0):
-        return np.random.default_rng(rng)
-    raise GradstepError(
-        "Argument `rng` must be None, a non-negative int seed or a numpy.random.Generator. "
-        f"Received: rng={rng!r}"
-    )
-
-
-def _resolve_dtype(dtype) -> np.dtype:
-    try:
-        resolved = np.dtype(dtype)
-    except TypeError:
-        resolved = None
-    if resolved is None or resolved.name not in _DTYPES:
-        raise GradstepError(f"Argument `dtype` must be float32 or float64. Received: dtype={dtype!r}")
-    return resolved
 
 
 def _resolve_initializer(arg_name: str, value) -> Callable:
@@ -160,8 +137,8 @@ class MLP:
         self.layer_sizes = tuple(check_int(f"layer_sizes[{i}]", size, 1) for i, size in enumerate(sizes))
         hidden = _activations.get(activation)
         self.activation = hidden.name
-        self.dtype = _resolve_dtype(dtype)
-        gen = _resolve_rng(rng)
+        self.dtype = check_float_dtype(dtype)
+        gen = as_rng(rng)
         if init is None:
             from .. import init as init_module
 
