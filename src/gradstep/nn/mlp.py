@@ -66,6 +66,38 @@ class Dense:
         return f"Dense({self.fan_in} -> {self.fan_out}, activation={self.activation!r})"
 
 
+def _check_layer_sizes(layer_sizes) -> tuple[int, ...]:
+    try:
+        sizes = tuple(layer_sizes) if not isinstance(layer_sizes, (str, bytes)) else None
+    except TypeError:
+        sizes = None
+    if sizes is None:
+        raise GradstepError(
+            "Argument `layer_sizes` must be a sequence of at least 2 positive ints, "
+            f"e.g. (64, 128, 10). Received: layer_sizes={layer_sizes!r}"
+        )
+    if len(sizes) < 2:
+        raise GradstepError(
+            "Argument `layer_sizes` needs at least 2 sizes (inputs and outputs). "
+            f"Received: layer_sizes={sizes!r}"
+        )
+    return tuple(check_int(f"layer_sizes[{i}]", size, 1) for i, size in enumerate(sizes))
+
+
+def _param_slices(layer_sizes: tuple[int, ...]) -> list[ParamSlice]:
+    """The flat layout: W1, b1, W2, b2, ... back to back, W^l of shape (fan_in, fan_out)."""
+    shapes = []
+    for fan_in, fan_out in zip(layer_sizes[:-1], layer_sizes[1:], strict=True):
+        shapes += [(fan_in, fan_out), (fan_out,)]
+    slices, offset = [], 0
+    for i, shape in enumerate(shapes):
+        size = int(np.prod(shape))
+        name = f"{'W' if len(shape) == 2 else 'b'}{i // 2 + 1}"
+        slices.append(ParamSlice(name, slice(offset, offset + size), shape))
+        offset += size
+    return slices
+
+
 def _resolve_initializer(arg_name: str, value) -> Callable:
     """A callable ``(shape, *, rng, dtype)`` from a name or a callable."""
     if callable(value):
@@ -102,7 +134,8 @@ class MLP:
             ``gradstep.init.recommend(activation)`` (He for ReLU, Xavier/Glorot for tanh, ...).
         bias_init: a number (every bias equals it, default 0) or a name / callable like ``init``,
             called with shape (fan_out,).
-        rng: an int seed or a ``numpy.random.Generator``; layers draw from it in order.
+        rng: an int seed, a ``numpy.random.Generator`` or None (fresh entropy); layers draw from it
+            in order.
         dtype: float32 (default) or float64; inputs are cast to it.
 
     After :meth:`forward`, ``pre_activations[l]`` is Z and ``activations[l]`` is A of layer l
@@ -120,21 +153,7 @@ class MLP:
         rng=None,
         dtype=np.float32,
     ):
-        try:
-            sizes = tuple(layer_sizes) if not isinstance(layer_sizes, (str, bytes)) else None
-        except TypeError:
-            sizes = None
-        if sizes is None:
-            raise GradstepError(
-                "Argument `layer_sizes` must be a sequence of at least 2 positive ints, "
-                f"e.g. (64, 128, 10). Received: layer_sizes={layer_sizes!r}"
-            )
-        if len(sizes) < 2:
-            raise GradstepError(
-                "Argument `layer_sizes` needs at least 2 sizes (inputs and outputs). "
-                f"Received: layer_sizes={sizes!r}"
-            )
-        self.layer_sizes = tuple(check_int(f"layer_sizes[{i}]", size, 1) for i, size in enumerate(sizes))
+        self.layer_sizes = _check_layer_sizes(layer_sizes)
         hidden = _activations.get(activation)
         self.activation = hidden.name
         self.dtype = check_float_dtype(dtype)
@@ -150,19 +169,9 @@ class MLP:
         else:
             bias_fn = _resolve_initializer("bias_init", bias_init)
 
-        shapes = []
-        for fan_in, fan_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:], strict=True):
-            shapes += [(fan_in, fan_out), (fan_out,)]
-        self._params = np.zeros(sum(int(np.prod(s)) for s in shapes), dtype=self.dtype)
+        self.param_slices: list[ParamSlice] = _param_slices(self.layer_sizes)
+        self._params = np.zeros(self.param_slices[-1].slice.stop, dtype=self.dtype)
         self._grads = np.zeros_like(self._params)
-
-        self.param_slices: list[ParamSlice] = []
-        offset = 0
-        for i, shape in enumerate(shapes):
-            size = int(np.prod(shape))
-            name = f"{'W' if len(shape) == 2 else 'b'}{i // 2 + 1}"
-            self.param_slices.append(ParamSlice(name, slice(offset, offset + size), shape))
-            offset += size
 
         n_layers = len(self.layer_sizes) - 1
         self.layers: list[Dense] = []
