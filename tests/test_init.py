@@ -255,7 +255,7 @@ BAD_INPUTS = [
     ),
     (lambda: init.fans((4, 4), layout="pytorch"), r"Unknown layout 'pytorch'; did you mean 'torch'\?"),
     (lambda: init.he_normal((4, 4), rng="seed"), r"Argument `rng` must be .*Received: rng='seed'"),
-    (lambda: init.he_normal((4, 4), rng=-1), r"Argument `rng` must be a non-negative int seed"),
+    (lambda: init.he_normal((4, 4), rng=-1), r"Argument `rng` must be None, a non-negative int seed.*rng=-1"),
     (lambda: init.he_normal((4, 4), dtype=np.int32), r"Argument `dtype` must be a floating-point dtype"),
     (lambda: init.zeros((4, 4), dtype="floaty"), r"Argument `dtype` must be a floating-point dtype"),
     (lambda: init.he_normal((4, -1)), r"Argument `shape` must be a tuple of non-negative integers"),

@@ -251,6 +251,8 @@ BAD_CONSTRUCTION = [
     (dict(layer_sizes=(5, 3), bias_init=True), "`bias_init` must be an initializer name"),
     (dict(layer_sizes=(5, 3), dtype="int32"), "`dtype` must be float32 or float64. Received: dtype='int32'"),
     (dict(layer_sizes=(5, 3), dtype="nonsense"), "`dtype` must be float32 or float64"),
+    # None is not a dtype here, as in data.load (np.dtype(None) would silently mean float64).
+    (dict(layer_sizes=(5, 3), dtype=None), "`dtype` must be float32 or float64. Received: dtype=None"),
     (dict(layer_sizes=(5, 3), rng="seed"), "`rng` must be None, a non-negative int seed"),
 ]
 

@@ -23,7 +23,7 @@ from numbers import Integral
 
 import numpy as np
 
-from ._validation import GradstepError, check_choice, check_real, unknown_name
+from ._validation import GradstepError, as_rng, check_choice, check_real, lookup, unknown_name
 
 __all__ = [
     "fans", "variance_scaling", "zeros", "ones", "constant", "uniform", "notes_uniform",
@@ -43,19 +43,6 @@ _DISTRIBUTIONS = ("normal", "truncated_normal", "uniform")
 _LAYOUTS = ("keras", "torch")
 
 
-def _as_rng(rng) -> np.random.Generator:
-    if rng is None:
-        return np.random.default_rng()
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, Integral) and not isinstance(rng, bool) and rng >= 0:
-        return np.random.default_rng(int(rng))
-    raise GradstepError(
-        "Argument `rng` must be a non-negative int seed, a numpy.random.Generator or None. "
-        f"Received: rng={rng!r}"
-    )
-
-
 def _as_shape(shape) -> tuple[int, ...]:
     dims = (shape,) if isinstance(shape, Integral) else shape
     if not isinstance(dims, (tuple, list)) or not all(
@@ -68,6 +55,8 @@ def _as_shape(shape) -> tuple[int, ...]:
 
 
 def _as_float_dtype(dtype) -> np.dtype:
+    # Any floating dtype, float16 included (the torch bridge draws half-precision weights), so not
+    # _validation.check_float_dtype, which is the float32/float64 rule of models and datasets.
     try:
         dt = np.dtype(dtype)
     except TypeError:
@@ -142,7 +131,7 @@ def variance_scaling(
     distribution = check_choice("distribution", distribution, _DISTRIBUTIONS)
     shape, dtype = _as_shape(shape), _as_float_dtype(dtype)
     fan_in, fan_out = fans(shape, layout=layout)
-    gen = _as_rng(rng)
+    gen = as_rng(rng)
 
     n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
     sigma = math.sqrt(scale / max(n, 1))
@@ -228,7 +217,7 @@ def notes_uniform(shape, *, rng=None, dtype=np.float32, layout="keras") -> np.nd
     """
     dtype = _as_float_dtype(dtype)
     fan_in, fan_out = fans(shape, layout=layout)
-    gen = _as_rng(rng)
+    gen = as_rng(rng)
     a, b = -1.0 / math.sqrt(max(fan_in, 1)), 1.0 / math.sqrt(max(fan_out, 1))
     return gen.uniform(a, b, size=_as_shape(shape)).astype(dtype, copy=False)
 
@@ -323,7 +312,7 @@ def orthogonal(shape, *, gain: float = 1.0, rng=None, dtype=np.float32, layout="
     shape, dtype = _as_shape(shape), _as_float_dtype(dtype)
     if len(shape) < 2:
         raise GradstepError(f"orthogonal needs at least 2 dimensions; received shape {shape}")
-    gen = _as_rng(rng)
+    gen = as_rng(rng)
     if layout == "keras":
         rows, cols = math.prod(shape[:-1]), shape[-1]
     else:
@@ -388,10 +377,7 @@ def recommend(activation: str) -> str:
     >>> recommend("relu"), recommend("tanh")
     ('he_normal', 'xavier_normal')
     """
-    key = activation.lower() if isinstance(activation, str) else activation
-    if key not in _RECOMMENDED:
-        raise unknown_name("activation", activation, _RECOMMENDED)
-    return _RECOMMENDED[key]
+    return lookup("activation", activation, _RECOMMENDED)
 
 
 _REGISTRY: dict[str, Initializer] = {f.__name__: f for f in (
@@ -418,10 +404,8 @@ def get(name: str, **options) -> Initializer:
     >>> init((2,))
     array([0.5, 0.5], dtype=float32)
     """
-    key = name.lower() if isinstance(name, str) else name
-    if key not in _REGISTRY:
-        raise unknown_name("initializer", name, _REGISTRY)
-    fn = _REGISTRY[key]
+    fn = lookup("initializer", name, _REGISTRY)
+    key = name.lower()
     takes = [p for p in inspect.signature(fn).parameters if p not in ("shape", "rng", "dtype")]
     for option in options:
         if option not in takes:

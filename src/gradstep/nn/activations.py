@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import GradstepError, unknown_name
+from .._validation import GradstepError, lookup
 
 __all__ = [
     "Activation",
@@ -244,6 +244,4 @@ def get(name: str | Activation) -> Activation:
     """
     if isinstance(name, Activation):
         return name
-    if not isinstance(name, str) or name.lower() not in _REGISTRY:
-        raise unknown_name("activation", name, _REGISTRY)
-    return _REGISTRY[name.lower()]
+    return lookup("activation", name, _REGISTRY)

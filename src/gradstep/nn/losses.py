@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .._validation import GradstepError, unknown_name
+from .._validation import GradstepError, lookup
 from .activations import sigmoid
 
 __all__ = [
@@ -189,6 +189,4 @@ def get(name: str | Loss) -> Loss:
     """Return the loss function called ``name``; a callable passes through unchanged."""
     if callable(name):
         return name
-    if not isinstance(name, str) or name.lower() not in _REGISTRY:
-        raise unknown_name("loss", name, _REGISTRY)
-    return _REGISTRY[name.lower()]
+    return lookup("loss", name, _REGISTRY)

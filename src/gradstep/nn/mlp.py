@@ -28,18 +28,16 @@ True
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from numbers import Integral, Real
+from numbers import Real
 from typing import NamedTuple
 
 import numpy as np
 
-from .._validation import GradstepError, check_int, check_real, unknown_name
+from .._validation import GradstepError, as_rng, check_float_dtype, check_int, check_real, unknown_name
 from . import activations as _activations
 from . import losses as _losses
 
 __all__ = ["MLP", "Dense", "ParamSlice"]
-
-_DTYPES = ("float32", "float64")
 
 
 class ParamSlice(NamedTuple):
@@ -68,25 +66,36 @@ class Dense:
         return f"Dense({self.fan_in} -> {self.fan_out}, activation={self.activation!r})"
 
 
-def _resolve_rng(rng) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or (isinstance(rng, Integral) and not isinstance(rng, bool) and rng >= 0):
-        return np.random.default_rng(rng)
-    raise GradstepError(
-        "Argument `rng` must be None, a non-negative int seed or a numpy.random.Generator. "
-        f"Received: rng={rng!r}"
-    )
-
-
-def _resolve_dtype(dtype) -> np.dtype:
+def _check_layer_sizes(layer_sizes) -> tuple[int, ...]:
     try:
-        resolved = np.dtype(dtype)
+        sizes = tuple(layer_sizes) if not isinstance(layer_sizes, (str, bytes)) else None
     except TypeError:
-        resolved = None
-    if resolved is None or resolved.name not in _DTYPES:
-        raise GradstepError(f"Argument `dtype` must be float32 or float64. Received: dtype={dtype!r}")
-    return resolved
+        sizes = None
+    if sizes is None:
+        raise GradstepError(
+            "Argument `layer_sizes` must be a sequence of at least 2 positive ints, "
+            f"e.g. (64, 128, 10). Received: layer_sizes={layer_sizes!r}"
+        )
+    if len(sizes) < 2:
+        raise GradstepError(
+            "Argument `layer_sizes` needs at least 2 sizes (inputs and outputs). "
+            f"Received: layer_sizes={sizes!r}"
+        )
+    return tuple(check_int(f"layer_sizes[{i}]", size, 1) for i, size in enumerate(sizes))
+
+
+def _param_slices(layer_sizes: tuple[int, ...]) -> list[ParamSlice]:
+    """The flat layout: W1, b1, W2, b2, ... back to back, W^l of shape (fan_in, fan_out)."""
+    shapes = []
+    for fan_in, fan_out in zip(layer_sizes[:-1], layer_sizes[1:], strict=True):
+        shapes += [(fan_in, fan_out), (fan_out,)]
+    slices, offset = [], 0
+    for i, shape in enumerate(shapes):
+        size = int(np.prod(shape))
+        name = f"{'W' if len(shape) == 2 else 'b'}{i // 2 + 1}"
+        slices.append(ParamSlice(name, slice(offset, offset + size), shape))
+        offset += size
+    return slices
 
 
 def _resolve_initializer(arg_name: str, value) -> Callable:
@@ -125,7 +134,8 @@ class MLP:
             ``gradstep.init.recommend(activation)`` (He for ReLU, Xavier/Glorot for tanh, ...).
         bias_init: a number (every bias equals it, default 0) or a name / callable like ``init``,
             called with shape (fan_out,).
-        rng: an int seed or a ``numpy.random.Generator``; layers draw from it in order.
+        rng: an int seed, a ``numpy.random.Generator`` or None (fresh entropy); layers draw from it
+            in order.
         dtype: float32 (default) or float64; inputs are cast to it.
 
     After :meth:`forward`, ``pre_activations[l]`` is Z and ``activations[l]`` is A of layer l
@@ -143,25 +153,11 @@ class MLP:
         rng=None,
         dtype=np.float32,
     ):
-        try:
-            sizes = tuple(layer_sizes) if not isinstance(layer_sizes, (str, bytes)) else None
-        except TypeError:
-            sizes = None
-        if sizes is None:
-            raise GradstepError(
-                "Argument `layer_sizes` must be a sequence of at least 2 positive ints, "
-                f"e.g. (64, 128, 10). Received: layer_sizes={layer_sizes!r}"
-            )
-        if len(sizes) < 2:
-            raise GradstepError(
-                "Argument `layer_sizes` needs at least 2 sizes (inputs and outputs). "
-                f"Received: layer_sizes={sizes!r}"
-            )
-        self.layer_sizes = tuple(check_int(f"layer_sizes[{i}]", size, 1) for i, size in enumerate(sizes))
+        self.layer_sizes = _check_layer_sizes(layer_sizes)
         hidden = _activations.get(activation)
         self.activation = hidden.name
-        self.dtype = _resolve_dtype(dtype)
-        gen = _resolve_rng(rng)
+        self.dtype = check_float_dtype(dtype)
+        gen = as_rng(rng)
         if init is None:
             from .. import init as init_module
 
@@ -173,19 +169,9 @@ class MLP:
         else:
             bias_fn = _resolve_initializer("bias_init", bias_init)
 
-        shapes = []
-        for fan_in, fan_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:], strict=True):
-            shapes += [(fan_in, fan_out), (fan_out,)]
-        self._params = np.zeros(sum(int(np.prod(s)) for s in shapes), dtype=self.dtype)
+        self.param_slices: list[ParamSlice] = _param_slices(self.layer_sizes)
+        self._params = np.zeros(self.param_slices[-1].slice.stop, dtype=self.dtype)
         self._grads = np.zeros_like(self._params)
-
-        self.param_slices: list[ParamSlice] = []
-        offset = 0
-        for i, shape in enumerate(shapes):
-            size = int(np.prod(shape))
-            name = f"{'W' if len(shape) == 2 else 'b'}{i // 2 + 1}"
-            self.param_slices.append(ParamSlice(name, slice(offset, offset + size), shape))
-            offset += size
 
         n_layers = len(self.layer_sizes) - 1
         self.layers: list[Dense] = []

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ... import init as np_init
-from ..._validation import GradstepError, check_real
+from ..._validation import GradstepError, as_rng, check_real
 from ._layers import find_layers, is_uninitialized
 
 __all__ = ["init_", "LayerInit", "InitSummary"]
@@ -99,7 +99,7 @@ def init_(
     """
     if not isinstance(module, nn.Module):
         raise GradstepError(f"Argument `module` must be a torch.nn.Module. Received: {type(module).__name__}")
-    gen = np_init._as_rng(rng)
+    gen = as_rng(rng)
     if bias is not None:
         bias = check_real("bias", bias)
     per_layer = dict(activation) if isinstance(activation, Mapping) else {}
