@@ -135,7 +135,9 @@ BAD_INPUTS = [
         r"Unknown optimizer 'adma'; did you mean 'adam'\? Known: adam, adamw, momentum, rmsprop, sgd\.",
         id="get_misspelled",
     ),
-    pytest.param(lambda: optim.get(["adam"]), r"Unknown optimizer \['adam'\]; did you mean 'adam'\?", id="get_a_list"),
+    pytest.param(
+        lambda: optim.get(["adam"]), r"Unknown optimizer \['adam'\]; did you mean 'adam'\?", id="get_a_list"
+    ),
     pytest.param(
         lambda: optim.create("rmsrop", P()),
         r"Unknown optimizer 'rmsrop'; did you mean 'rmsprop'\?",
