@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..._validation import GradstepError
+from ..._validation import GradstepError, as_rng
 from ._layers import find_layers
 from .base import Optimizer as TorchOptimizer
 
@@ -99,6 +99,7 @@ def diagnose(
     ``report.meta["layer_names"]`` maps the report's layer numbers (1-based) to module names.
     """
     from ...doctor import LayerData, diagnose_layers
+    from ...doctor.mlp import PROBE
 
     if not isinstance(model, nn.Module):
         raise GradstepError(f"diagnose() needs a torch.nn.Module; received {type(model).__name__}")
@@ -173,10 +174,9 @@ def diagnose(
             output = shadow(X)
             n = int(output.shape[0])
             if loss_fn is None and y is None:
-                gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-                probe = torch.from_numpy(gen.standard_normal(tuple(output.shape)) / n)
+                probe = torch.from_numpy(as_rng(rng).standard_normal(tuple(output.shape)) / n)
                 output.backward(probe.to(dtype=output.dtype, device=output.device))
-                value, loss_name = None, "probe: standard-normal d(loss)/d(logits) / n"
+                value, loss_name = None, PROBE
             else:
                 target = torch.as_tensor(y, device=output.device) if y is not None else None
                 if loss_fn is None:
