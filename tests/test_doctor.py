@@ -445,3 +445,27 @@ def test_the_doctor_docstrings_run():
     for name in ("gradstep.doctor", "gradstep.doctor.measure"):
         result = doctest.testmod(importlib.import_module(name), optionflags=doctest.NORMALIZE_WHITESPACE)
         assert result.attempted > 0 and result.failed == 0, name
+
+
+def imported_modules(path):
+    """Every module a source file imports, at any depth, relative imports as written (".nn")."""
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(open(path).read())):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names.add("." * node.level + (node.module or ""))
+    return names
+
+
+def test_dependencies_point_one_way():
+    src = os.path.join(os.path.dirname(__file__), "..", "src", "gradstep")
+    # The training loop is core: the doctor plugs into it as a callback, never the other way round.
+    assert not {m for m in imported_modules(os.path.join(src, "train.py")) if "doctor" in m}
+    # The doctor's core knows no engine: the NumPy MLP and torch are the front ends' business.
+    engines = ("torch", "..nn", "gradstep.nn", ".mlp", ".callback")
+    for name in ("report", "measure", "rules", "core"):
+        found = imported_modules(os.path.join(src, "doctor", f"{name}.py"))
+        assert not {m for m in found if m.startswith(engines)}, name
