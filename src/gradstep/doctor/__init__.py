@@ -46,7 +46,15 @@ from __future__ import annotations
 
 from .callback import DiagnoseEvery
 from .core import diagnose_layers
-from .measure import LayerData, dead_fraction, duplicate_groups, saturated_fraction, saturated_mask
+from .measure import (
+    RELU_FAMILY,
+    SATURATING,
+    LayerData,
+    dead_fraction,
+    duplicate_groups,
+    saturated_fraction,
+    saturated_mask,
+)
 from .mlp import diagnose
 from .report import KINDS, LayerStats, Report, Thresholds, Verdict
 from .rules import RULES, Context, judge
@@ -54,5 +62,5 @@ from .rules import RULES, Context, judge
 __all__ = [
     "diagnose", "diagnose_layers", "DiagnoseEvery", "LayerData", "Thresholds", "Report", "Verdict",
     "LayerStats", "KINDS", "dead_fraction", "saturated_mask", "saturated_fraction", "duplicate_groups",
-    "Context", "RULES", "judge",
+    "SATURATING", "RELU_FAMILY", "Context", "RULES", "judge",
 ]  # fmt: skip
