@@ -17,7 +17,7 @@ from gradstep import cli
 from gradstep import data as data_mod
 from gradstep import run as run_mod
 from gradstep.config import RunConfig
-from gradstep.doctor import LayerData, Thresholds, diagnose, diagnose_layers
+from gradstep.doctor import DiagnoseEvery, LayerData, Thresholds, diagnose, diagnose_layers
 from gradstep.nn import MLP
 from gradstep.train import fit
 
@@ -342,13 +342,17 @@ def test_an_optimizer_instance_is_stepped_on_copies_with_its_state(digits):
     assert [s.update_ratio for s in sgd.layers] == pytest.approx([s.update_ratio for s in by_name.layers])
 
 
-def test_fit_puts_a_report_into_history():
-    run = run_mod.build(RunConfig(hidden=(16, 16), epochs=2, batch_size=256))
-    state = fit(run.model, run.optimizer, run.data, epochs=2, batch_size=256, quiet=True, diagnose_every=1)
-    for record in state.history:
-        d = record["diagnosis"]
-        assert d["healthy"] is True and len(d["layers"]) == 3
-        json.dumps(d, allow_nan=False)
+def test_the_diagnose_every_callback_puts_a_report_into_history():
+    run = run_mod.build(RunConfig(hidden=(16, 16), epochs=4, batch_size=256))
+    cb = DiagnoseEvery(2, run.data)
+    state = fit(run.model, run.optimizer, run.data, epochs=4, batch_size=256, quiet=True, callbacks=[cb])
+    assert ["diagnosis" in r for r in state.history] == [False, True, False, True]
+    d = state.history[-1]["diagnosis"]
+    assert d["healthy"] is True and len(d["layers"]) == 3 and "probe" in d["meta"]["loss"]
+    assert d == diagnose(run.model, run.data.X_val).to_dict()  # the validation split, without labels
+    json.dumps(d, allow_nan=False)
+    with pytest.raises(gradstep.GradstepError, match="every"):
+        DiagnoseEvery(0, run.data)
 
 
 # -- the command line --------------------------------------------------------------------------------
@@ -413,3 +417,55 @@ def test_cli_bad_input_is_one_sentence_and_exit_2(argv, message, checkpoint_dir,
     err = capsys.readouterr().err
     assert err.startswith("gradstep doctor: error: ") and len(err.strip().splitlines()) == 1
     assert __import__("re").search(message, err)
+
+
+# -- the public measurements (the lab measures with them) ------------------------------------------
+
+
+def test_dead_and_saturated_fractions_are_per_unit_and_activation_aware():
+    from gradstep.doctor import dead_fraction, saturated_fraction, saturated_mask
+
+    A = np.array([[0.0, 0.5, 0.0], [0.0, 0.0, 2.0]])
+    assert dead_fraction(A) == pytest.approx(1 / 3)  # only unit 0 is 0 on every sample
+    assert dead_fraction(np.zeros((4, 2, 3))) == 1.0  # every position after the sample axis is a unit
+    T = np.array([[0.995, -0.999, 0.2], [0.5, -0.999, 0.3], [0.999, -0.2, 0.1]])
+    assert saturated_mask(T, "tanh").tolist() == (np.abs(T) > 0.99).tolist()
+    assert saturated_fraction(T, "tanh") == pytest.approx(2 / 3)  # units 0, 1: on 2 of 3 samples
+    assert saturated_fraction(T, "tanh", samples=0.7) == 0.0
+    S = np.array([[0.005, 0.5], [0.995, 0.5]])
+    assert saturated_fraction(S, "sigmoid") == 0.5 and saturated_fraction(S, "sigmoid", 0.999) == 0.0
+    with pytest.raises(gradstep.GradstepError, match="received activation='relu'"):
+        saturated_fraction(A, "relu")
+
+
+def test_the_doctor_docstrings_run():
+    import doctest
+    import importlib
+
+    for name in ("gradstep.doctor", "gradstep.doctor.measure"):
+        result = doctest.testmod(importlib.import_module(name), optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.attempted > 0 and result.failed == 0, name
+
+
+def imported_modules(path):
+    """Every module a source file imports, at any depth, relative imports as written (".nn")."""
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(open(path).read())):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names.add("." * node.level + (node.module or ""))
+    return names
+
+
+def test_dependencies_point_one_way():
+    src = os.path.join(os.path.dirname(__file__), "..", "src", "gradstep")
+    # The training loop is core: the doctor plugs into it as a callback, never the other way round.
+    assert not {m for m in imported_modules(os.path.join(src, "train.py")) if "doctor" in m}
+    # The doctor's core knows no engine: the NumPy MLP and torch are the front ends' business.
+    engines = ("torch", "..nn", "gradstep.nn", ".mlp", ".callback")
+    for name in ("report", "measure", "rules", "core"):
+        found = imported_modules(os.path.join(src, "doctor", f"{name}.py"))
+        assert not {m for m in found if m.startswith(engines)}, name

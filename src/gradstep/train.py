@@ -106,7 +106,6 @@ def fit(
     callbacks: Sequence[Callback] = (),
     state: TrainState | None = None,
     max_steps: int | None = None,
-    diagnose_every: int | None = None,
     progress: bool | None = None,
     quiet: bool = False,
 ) -> TrainState:
@@ -119,9 +118,9 @@ def fit(
     one that returns True stops training (``EarlyStopping`` is such a callback).
 
     ``state`` resumes a run; ``max_steps`` stops after that many optimizer steps in total (mid-epoch if
-    need be), returning a state that resumes exactly. ``diagnose_every=N`` adds a
-    :func:`gradstep.diagnose` report to every N-th epoch's record. A non-finite loss raises
-    :class:`TrainingDiverged` before the optimizer applies the step.
+    need be), returning a state that resumes exactly. A non-finite loss raises :class:`TrainingDiverged`
+    before the optimizer applies the step. (A callback may add to the epoch's record, ``history[-1]``:
+    ``gradstep.doctor.DiagnoseEvery`` puts the doctor's report there.)
     """
     from . import data as data_mod
     from .nn import losses
@@ -171,10 +170,6 @@ def fit(
                 report.batch(state)
             r["seconds"] += time.perf_counter() - t0
             record = _epoch_record(model, optimizer, data, loss, state, r)
-            if diagnose_every and (state.epoch + 1) % diagnose_every == 0:
-                from .doctor import diagnose
-
-                record["diagnosis"] = diagnose(model, data.X_val if len(data.X_val) else X[:512]).to_dict()
             state.history.append(record)
             state.epoch += 1
             state.batch = 0

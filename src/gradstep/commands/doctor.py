@@ -14,7 +14,6 @@ is one sentence and exit code 2.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from .train import RUN_FLAGS, add_run_flags, config_from_args
@@ -41,6 +40,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import run as run_mod
+    from .._json import dumps
     from .._validation import check_int
     from ..doctor import diagnose
 
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = live.config
     report.meta.update(source=source, config=cfg.to_dict())
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        print(dumps(report.to_dict()))
         return 0
     h = cfg.hidden
     hidden = f"{h[0]}x{len(h)}" if len(h) > 1 and len(set(h)) == 1 else ",".join(map(str, h)) or "none"
@@ -97,7 +97,7 @@ def _load(args: argparse.Namespace):
 
 def _parse_thresholds(items: list[str]) -> dict[str, float] | None:
     from .._validation import GradstepError
-    from ..doctor_report import Thresholds
+    from ..doctor import Thresholds
 
     out = {}
     for item in items:
@@ -117,7 +117,7 @@ def _print_rich(report, title: str) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from ..doctor_report import LAYER_COLUMNS, layer_rows, trend_lines
+    from ..doctor.report import LAYER_COLUMNS, layer_rows, trend_lines
 
     console = Console()
     if not console.is_terminal:

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..._validation import GradstepError
+from ..._validation import GradstepError, as_rng
 from ._layers import find_layers
 from .base import Optimizer as TorchOptimizer
 
@@ -98,7 +98,7 @@ def diagnose(
 
     ``report.meta["layer_names"]`` maps the report's layer numbers (1-based) to module names.
     """
-    from ...doctor import LayerData, diagnose_layers
+    from ...doctor import diagnose_layers
 
     if not isinstance(model, nn.Module):
         raise GradstepError(f"diagnose() needs a torch.nn.Module; received {type(model).__name__}")
@@ -108,6 +108,31 @@ def diagnose(
     layers = find_layers(shadow)
     if not layers:
         raise GradstepError("diagnose() found no nn.Linear or nn.Conv1d/2d/3d layer in the model")
+    acts = _activations(layers, activation)
+    param = next(shadow.parameters())
+    X = batch if isinstance(batch, torch.Tensor) else torch.as_tensor(np.asarray(batch), device=param.device)
+    if X.is_floating_point() and not isinstance(batch, torch.Tensor):
+        X = X.to(param.dtype)
+    recorder = _Recorder(layers, acts)
+    try:
+        recorder.attach()
+        shadow.zero_grad(set_to_none=True)
+        with torch.enable_grad():
+            output = shadow(X)
+            value, loss_name = _backward(output, loss_fn, y, rng)
+    finally:
+        recorder.detach()
+    data = _layer_data(layers, acts, recorder.records)
+    meta = {
+        "samples": int(output.shape[0]), "loss": loss_name, "loss_value": value,
+        "model": type(model).__name__, "layer_names": [layer.name for layer in layers],
+    }  # fmt: skip
+    optimizer = _numpy_optimizer(optimizer, model, layers, data)
+    return diagnose_layers(data, optimizer=optimizer, lr=lr, thresholds=thresholds, meta=meta)
+
+
+def _activations(layers, activation) -> list[str]:
+    """Each layer's activation name: its activation module's, else the one the caller named."""
     named = activation if isinstance(activation, dict) else {}
     acts = []
     for layer in layers:
@@ -122,77 +147,88 @@ def diagnose(
             known = ", ".join(sorted(_FUNCTIONAL))
             raise GradstepError(f"Unknown activation {act!r} for layer {layer.name!r}. Known: {known}.")
         acts.append(act)
+    return acts
 
-    param = next(shadow.parameters())
-    X = batch if isinstance(batch, torch.Tensor) else torch.as_tensor(np.asarray(batch), device=param.device)
-    if X.is_floating_point() and not isinstance(batch, torch.Tensor):
-        X = X.to(param.dtype)
 
-    records: list[dict[str, Any]] = [{} for _ in layers]
-    pending: dict[nn.Module, int] = {}  # an activation module -> the layer whose output it waits for
-    handles = []
+class _Recorder:
+    """Forward hooks that keep, per layer, its output ``out``, the input ``Z`` and output ``A`` of the
+    activation module that follows it, and a tensor hook that keeps ``dA`` in the backward pass."""
 
-    def keep_grad(rec: dict, t: torch.Tensor) -> None:
+    def __init__(self, layers, acts: list[str]):
+        self.layers, self.acts = layers, acts
+        self.records: list[dict[str, Any]] = [{} for _ in layers]
+        self.pending: dict[nn.Module, int] = {}  # an activation module -> the layer whose output it waits for
+        self.handles: list[Any] = []
+
+    def attach(self) -> None:
+        for i, layer in enumerate(self.layers):
+            self.handles.append(layer.module.register_forward_hook(self._on_layer(i)))
+        for m in {layer.activation_module for layer in self.layers} - {None}:
+            self.handles.append(m.register_forward_pre_hook(self._before_activation))
+            self.handles.append(m.register_forward_hook(self._on_activation))
+
+    def detach(self) -> None:
+        for h in self.handles:
+            h.remove()
+
+    @staticmethod
+    def _keep_grad(rec: dict, t: torch.Tensor) -> None:
         if t.requires_grad:
             t.register_hook(lambda g: rec.__setitem__("dA", g.detach().clone()))
 
-    def on_layer(i):
+    def _on_layer(self, i: int):
+        layer, rec = self.layers[i], self.records[i]
+
         def hook(module, inputs, output):
-            rec = records[i]
             if "out" in rec:
                 raise GradstepError(
-                    f"Layer {layers[i].name!r} ran twice in one forward pass; diagnose() needs each "
+                    f"Layer {layer.name!r} ran twice in one forward pass; diagnose() needs each "
                     "layer to be used once"
                 )
             rec["out"] = output.detach().clone()
-            if layers[i].activation_module is not None:
-                pending[layers[i].activation_module] = i
-            elif layers[i].activation is not None or acts[i] == "linear":
-                keep_grad(rec, output)  # A = Z: the output is used as it is
+            if layer.activation_module is not None:
+                self.pending[layer.activation_module] = i
+            elif layer.activation is not None or self.acts[i] == "linear":
+                self._keep_grad(rec, output)  # A = Z: the output is used as it is
 
         return hook
 
-    def before_activation(module, inputs):
-        if module in pending:
-            records[pending[module]]["Z"] = inputs[0].detach().clone()
+    def _before_activation(self, module, inputs):
+        if module in self.pending:
+            self.records[self.pending[module]]["Z"] = inputs[0].detach().clone()
 
-    def on_activation(module, inputs, output):
-        i = pending.pop(module, None)
+    def _on_activation(self, module, inputs, output):
+        i = self.pending.pop(module, None)
         if i is not None:
-            records[i]["A"] = output.detach().clone()
-            keep_grad(records[i], output)
+            self.records[i]["A"] = output.detach().clone()
+            self._keep_grad(self.records[i], output)
 
-    try:
-        for i, layer in enumerate(layers):
-            handles.append(layer.module.register_forward_hook(on_layer(i)))
-        for m in {layer.activation_module for layer in layers} - {None}:
-            handles.append(m.register_forward_pre_hook(before_activation))
-            handles.append(m.register_forward_hook(on_activation))
-        shadow.zero_grad(set_to_none=True)
-        with torch.enable_grad():
-            output = shadow(X)
-            n = int(output.shape[0])
-            if loss_fn is None and y is None:
-                gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-                probe = torch.from_numpy(gen.standard_normal(tuple(output.shape)) / n)
-                output.backward(probe.to(dtype=output.dtype, device=output.device))
-                value, loss_name = None, "probe: standard-normal d(loss)/d(logits) / n"
-            else:
-                target = torch.as_tensor(y, device=output.device) if y is not None else None
-                if loss_fn is None:
-                    loss_fn, loss_name = _default_loss(output, target)
-                    if loss_name == "softmax_cross_entropy":
-                        target = target.reshape(-1).long()
-                    else:
-                        target = target.reshape(output.shape).to(output.dtype)
-                else:
-                    loss_name = getattr(loss_fn, "__name__", type(loss_fn).__name__)
-                loss = loss_fn(output, target) if target is not None else loss_fn(output)
-                loss.backward()
-                value = float(loss.detach())
-    finally:
-        for h in handles:
-            h.remove()
+
+def _backward(output: torch.Tensor, loss_fn, y, rng) -> tuple[float | None, str]:
+    """Backpropagate the loss (or the doctor's probe) from ``output``; the loss value and its name."""
+    from ...doctor.mlp import PROBE
+
+    if loss_fn is None and y is None:
+        probe = torch.from_numpy(as_rng(rng).standard_normal(tuple(output.shape)) / int(output.shape[0]))
+        output.backward(probe.to(dtype=output.dtype, device=output.device))
+        return None, PROBE
+    target = torch.as_tensor(y, device=output.device) if y is not None else None
+    if loss_fn is None:
+        loss_fn, loss_name = _default_loss(output, target)
+        if loss_name == "softmax_cross_entropy":
+            target = target.reshape(-1).long()
+        else:
+            target = target.reshape(output.shape).to(output.dtype)
+    else:
+        loss_name = getattr(loss_fn, "__name__", type(loss_fn).__name__)
+    loss = loss_fn(output, target) if target is not None else loss_fn(output)
+    loss.backward()
+    return float(loss.detach()), loss_name
+
+
+def _layer_data(layers, acts: list[str], records: list[dict[str, Any]]) -> list:
+    """The recorded tensors as one :class:`gradstep.doctor.LayerData` per layer, in gradstep's layout."""
+    from ...doctor import LayerData
 
     data = []
     for layer, act, rec in zip(layers, acts, records, strict=True):
@@ -214,12 +250,7 @@ def diagnose(
                 dA=None if dA is None else _units_last(dA, conv),
             )
         )  # fmt: skip
-    meta = {
-        "samples": n, "loss": loss_name, "loss_value": value, "model": type(model).__name__,
-        "layer_names": [layer.name for layer in layers],
-    }  # fmt: skip
-    optimizer = _numpy_optimizer(optimizer, model, layers, data)
-    return diagnose_layers(data, optimizer=optimizer, lr=lr, thresholds=thresholds, meta=meta)
+    return data
 
 
 def _numpy_optimizer(optimizer, model: nn.Module, layers, data):
