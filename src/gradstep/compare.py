@@ -5,7 +5,8 @@
 >>> [(row["optimizer"], row["lr"], row["reached"]) for row in result.rows]  # doctest: +SKIP
 [('sgd', 0.05, 0), ('adam', 0.001, 0)]
 
-Every run is the run ``gradstep train`` would make from the same :class:`~gradstep.config.RunConfig`:
+Every run is the run ``gradstep train`` would make from the same :class:`~gradstep.run.RunConfig`
+(built by :func:`gradstep.run.build`):
 the seed fixes the data split, the initial weights and the batch order, so two optimizers compared at
 the same seed start from the same weights and see the same batches. Runs fan out with joblib (loky
 processes, ``jobs`` at a time, or whatever backend a ``joblib.parallel_config`` context names, Dask and
@@ -14,7 +15,7 @@ measured seconds do).
 
 Learning rates, ``lrs``:
 
-- ``None``: each optimizer at its default learning rate (``gradstep.config.DEFAULT_LR``);
+- ``None``: each optimizer at its default learning rate (``gradstep.optim.get(name).defaults()["lr"]``);
 - a mapping ``{optimizer: lr or [lr, ...]}``: those rates for those optimizers, defaults for the rest;
 - a sequence of numbers, with ``lr_mode``:
   ``"pair"`` gives the i-th optimizer the i-th rate (the counts must match);
@@ -34,8 +35,9 @@ diverged.
 from __future__ import annotations
 
 import csv
+import dataclasses
+import inspect
 import io
-import json
 import math
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -46,9 +48,10 @@ from typing import Any
 
 import numpy as np
 
+from ._json import dumps
 from ._validation import GradstepError, check_choice, check_int, check_real
 
-__all__ = ["grid", "plan", "Comparison", "LR_MODES", "COLUMNS"]
+__all__ = ["grid", "plan", "GridSpec", "Comparison", "LR_MODES", "COLUMNS"]
 
 LR_MODES = ("auto", "pair", "cross")
 
@@ -155,7 +158,7 @@ class Comparison:
         out.mkdir(parents=True, exist_ok=True)
         paths = [out / "compare.csv", out / "compare.json"]
         paths[0].write_text(self.to_csv())
-        paths[1].write_text(json.dumps(self.to_dict(), indent=1))
+        paths[1].write_text(dumps(self.to_dict(), indent=1))
         if figure:
             from .plots import plot_comparison
 
@@ -167,45 +170,40 @@ class Comparison:
         return paths
 
 
-def grid(
-    data: str = "digits",
-    *,
-    inits: Sequence[str] = ("auto",),
-    optimizers: Sequence[str] = ("sgd", "momentum", "rmsprop", "adam"),
-    lrs: Sequence[float] | Mapping[str, float | Sequence[float]] | None = None,
-    lr_mode: str = "auto",
-    seeds: int | Iterable[int] = 5,
-    epochs: int = 20,
-    batch_size: int = 32,
-    hidden: str | Sequence[int] = (128,),
-    activation: str = "relu",
-    target_accuracy: float = 0.95,
-    jobs: int = 1,
-) -> Comparison:
-    """Train every (init, optimizer, lr) combination once per seed and summarize over seeds.
+@dataclass(frozen=True)
+class GridSpec:
+    """The arguments of :func:`grid` and :func:`plan`, as given: their one list of names and defaults.
 
     ``inits``: initializer names, or ``"auto"`` (the one :func:`gradstep.init.recommend` pairs with
-    ``activation``). ``lrs`` and ``lr_mode``: see the module docstring. ``seeds``: a count ``n``
-    (seeds ``0..n-1``) or the seeds themselves. ``jobs``: how many runs at once (``-1``: one per CPU).
+    ``activation``). ``lrs`` and ``lr_mode``: see the module docstring. ``seeds``: a count ``n`` (seeds
+    ``0..n-1``) or the seeds themselves. ``target_accuracy``: the validation accuracy that counts as
+    reached. ``jobs``: how many runs at once (``-1``: one per CPU). The rest is as in ``gradstep train``.
+    """
+
+    data: str = "digits"
+    inits: Sequence[str] = ("auto",)
+    optimizers: Sequence[str] = ("sgd", "momentum", "rmsprop", "adam")
+    lrs: Sequence[float] | Mapping[str, float | Sequence[float]] | None = None
+    lr_mode: str = "auto"
+    seeds: int | Iterable[int] = 5
+    epochs: int = 20
+    batch_size: int = 32
+    hidden: str | Sequence[int] = (128,)
+    activation: str = "relu"
+    target_accuracy: float = 0.95
+    jobs: int = 1
+
+
+def grid(data: str = "digits", **options: Any) -> Comparison:
+    """Train every (init, optimizer, lr) combination once per seed and summarize over seeds.
+
+    The arguments are :class:`GridSpec`'s: ``data`` may be given by position, the rest by keyword.
     Every name and number is checked before the first run starts; an unknown name suggests the
     closest one.
     """
     from joblib import Parallel, delayed
 
-    settings = plan(
-        data,
-        inits=inits,
-        optimizers=optimizers,
-        lrs=lrs,
-        lr_mode=lr_mode,
-        seeds=seeds,
-        epochs=epochs,
-        batch_size=batch_size,
-        hidden=hidden,
-        activation=activation,
-        target_accuracy=target_accuracy,
-        jobs=jobs,
-    )
+    settings = plan(data, **options)
     combos, seeds = settings["combinations"], settings["seeds"]
     # Seed by seed, every combination in turn: a slow spell of the machine then falls on all of them alike
     # instead of on whichever combination happened to run during it.
@@ -225,21 +223,7 @@ def grid(
 # -------------------------------------------------------------------------------------- validation
 
 
-def plan(
-    data: str = "digits",
-    *,
-    inits: Sequence[str] = ("auto",),
-    optimizers: Sequence[str] = ("sgd", "momentum", "rmsprop", "adam"),
-    lrs: Sequence[float] | Mapping[str, float | Sequence[float]] | None = None,
-    lr_mode: str = "auto",
-    seeds: int | Iterable[int] = 5,
-    epochs: int = 20,
-    batch_size: int = 32,
-    hidden: str | Sequence[int] = (128,),
-    activation: str = "relu",
-    target_accuracy: float = 0.95,
-    jobs: int = 1,
-) -> dict[str, Any]:
+def plan(data: str = "digits", **options: Any) -> dict[str, Any]:
     """Check :func:`grid`'s arguments and resolve them, without running anything.
 
     Returns the settings :func:`grid` will use: ``combinations`` (the (init, optimizer, lr) triples, in
@@ -247,24 +231,73 @@ def plan(
     """
     from . import init as init_mod
     from . import optim
-    from .config import DEFAULT_LR, parse_hidden
     from .nn import activations
+    from .run.config import parse_hidden
 
-    activation = activations.get(activation).name
-    inits = list(dict.fromkeys(_names("inits", inits)))
+    spec = GridSpec(data, **options)
+    activation = activations.get(spec.activation).name
+    inits = list(dict.fromkeys(_names("inits", spec.inits)))
     for name in inits:
         if name != "auto":
             init_mod.get(name)
     init_names = [init_mod.recommend(activation) if name == "auto" else name for name in inits]
-    optimizers = [optim.get(name).name for name in _names("optimizers", optimizers)]
-    lr_mode = check_choice("lr_mode", lr_mode, LR_MODES)
+    optimizers = [optim.get(name).name for name in _names("optimizers", spec.optimizers)]
+    lr_mode = check_choice("lr_mode", spec.lr_mode, LR_MODES)
+    pairs = _lr_pairs(optimizers, spec.lrs, lr_mode)
+    # An optimizer may be listed twice to pair it with two rates; a repeated combination runs once.
+    combos = list(dict.fromkeys((init, opt, lr) for init in init_names for opt, lr in pairs))
+    seed_list = _seed_list(spec.seeds)
+    jobs = spec.jobs
+    if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or (jobs < 1 and jobs != -1):
+        raise GradstepError(
+            f"Argument `jobs` must be a positive integer or -1 (one per CPU). Received: jobs={jobs!r}"
+        )
+    settings = {
+        "data": str(spec.data),
+        "inits": init_names,
+        "optimizers": optimizers,
+        "lr_mode": lr_mode,
+        "combinations": combos,
+        "seeds": seed_list,
+        "epochs": check_int("epochs", spec.epochs, 1, 100_000),
+        "batch_size": check_int("batch_size", spec.batch_size, 1),
+        "hidden": list(parse_hidden(spec.hidden)),
+        "activation": activation,
+        "target_accuracy": check_real("target_accuracy", spec.target_accuracy, 0.0, 1.0, low_open=True),
+        "jobs": int(jobs),
+    }
+    # Each run is a RunConfig, checked as `gradstep train` checks it; the data is loaded once to check it.
+    for init, opt, lr in combos:
+        _config(settings, init, opt, lr, seed_list[0])
+    _check_dataset(_config(settings, *combos[0], seed_list[0]))
+    return settings
+
+
+def _signature() -> inspect.Signature:
+    # grid() and plan() take GridSpec's fields: written there once, shown here to help() and IDEs.
+    kinds = {"data": inspect.Parameter.POSITIONAL_OR_KEYWORD}
+    params = [
+        inspect.Parameter(
+            f.name, kinds.get(f.name, inspect.Parameter.KEYWORD_ONLY), default=f.default, annotation=f.type
+        )
+        for f in dataclasses.fields(GridSpec)
+    ]
+    return inspect.Signature(params)
+
+
+grid.__signature__ = plan.__signature__ = _signature()
+
+
+def _lr_pairs(optimizers: list[str], lrs, lr_mode: str) -> list[tuple[str, float]]:
+    """The (optimizer, lr) pairs that ``lrs`` and ``lr_mode`` ask for (see the module docstring)."""
+    from . import optim
 
     def default(opt: str) -> float:
-        return DEFAULT_LR.get(opt, 1e-3)
+        return optim.get(opt).defaults()["lr"]
 
     if lrs is None:
-        pairs = [(opt, default(opt)) for opt in optimizers]
-    elif isinstance(lrs, Mapping):
+        return [(opt, default(opt)) for opt in optimizers]
+    if isinstance(lrs, Mapping):
         unknown = [k for k in lrs if optim.get(k).name not in optimizers]
         if unknown:
             raise GradstepError(
@@ -277,62 +310,36 @@ def plan(
             values = given.get(opt, default(opt))
             values = values if isinstance(values, Iterable) and not isinstance(values, str) else [values]
             pairs += [(opt, _lr(v)) for v in values]
-    else:
-        if isinstance(lrs, (str, bytes)) or not isinstance(lrs, Iterable):
-            raise GradstepError(
-                f"Argument `lrs` must be None, a list of numbers or a dict. Received: {lrs!r}"
-            )
-        values = [_lr(v) for v in lrs]
-        if not values:
-            raise GradstepError("Argument `lrs` must hold at least one learning rate (or be None)")
-        pair = lr_mode == "pair" or (lr_mode == "auto" and len(values) == len(optimizers) > 1)
-        if pair and len(values) != len(optimizers):
-            raise GradstepError(
-                f"lr_mode='pair' needs one learning rate per optimizer: {len(optimizers)} optimizers, "
-                f"received {len(values)} learning rates"
-            )
-        if pair:
-            pairs = list(zip(optimizers, values, strict=True))
-        else:
-            pairs = [(opt, lr) for opt in optimizers for lr in values]
-    # An optimizer may be listed twice to pair it with two rates; a repeated combination runs once.
-    combos = list(dict.fromkeys((init, opt, lr) for init in init_names for opt, lr in pairs))
+        return pairs
+    if isinstance(lrs, (str, bytes)) or not isinstance(lrs, Iterable):
+        raise GradstepError(f"Argument `lrs` must be None, a list of numbers or a dict. Received: {lrs!r}")
+    values = [_lr(v) for v in lrs]
+    if not values:
+        raise GradstepError("Argument `lrs` must hold at least one learning rate (or be None)")
+    pair = lr_mode == "pair" or (lr_mode == "auto" and len(values) == len(optimizers) > 1)
+    if pair and len(values) != len(optimizers):
+        raise GradstepError(
+            f"lr_mode='pair' needs one learning rate per optimizer: {len(optimizers)} optimizers, "
+            f"received {len(values)} learning rates"
+        )
+    if pair:
+        return list(zip(optimizers, values, strict=True))
+    return [(opt, lr) for opt in optimizers for lr in values]
 
+
+def _seed_list(seeds) -> list[int]:
     if isinstance(seeds, bool):
         raise GradstepError(f"Argument `seeds` must be a count or a list of seeds. Received: seeds={seeds!r}")
     if isinstance(seeds, (int, np.integer)):
-        seed_list = list(range(check_int("seeds", seeds, 1)))
-    else:
-        seed_list = list(dict.fromkeys(check_int("seed", s, 0, 2**32 - 1) for s in seeds))
-        if not seed_list:
-            raise GradstepError("Argument `seeds` must hold at least one seed")
-    if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or (jobs < 1 and jobs != -1):
-        raise GradstepError(
-            f"Argument `jobs` must be a positive integer or -1 (one per CPU). Received: jobs={jobs!r}"
-        )
-    settings = {
-        "data": str(data),
-        "inits": init_names,
-        "optimizers": optimizers,
-        "lr_mode": lr_mode,
-        "combinations": combos,
-        "seeds": seed_list,
-        "epochs": check_int("epochs", epochs, 1, 100_000),
-        "batch_size": check_int("batch_size", batch_size, 1),
-        "hidden": list(parse_hidden(hidden)),
-        "activation": activation,
-        "target_accuracy": check_real("target_accuracy", target_accuracy, 0.0, 1.0, low_open=True),
-        "jobs": int(jobs),
-    }
-    # Each run is a RunConfig, checked as `gradstep train` checks it; the data is loaded once to check it.
-    for init, opt, lr in combos:
-        _config(settings, init, opt, lr, seed_list[0])
-    _check_dataset(_config(settings, *combos[0], seed_list[0]))
-    return settings
+        return list(range(check_int("seeds", seeds, 1)))
+    seed_list = list(dict.fromkeys(check_int("seed", s, 0, 2**32 - 1) for s in seeds))
+    if not seed_list:
+        raise GradstepError("Argument `seeds` must hold at least one seed")
+    return seed_list
 
 
 def _config(settings: dict[str, Any], init: str, optimizer: str, lr: float, seed: int):
-    from .config import RunConfig
+    from .run.config import RunConfig
 
     return RunConfig(
         data=settings["data"],
@@ -382,53 +389,45 @@ def _dataset(data: str, seed: int, val_fraction: float, test_fraction: float, dt
 
 
 def _run_one(config, target: float) -> dict[str, Any]:
-    """Build and train one configuration, as :func:`gradstep.run.build` and ``gradstep train`` do."""
+    """Build and train one configuration: :func:`gradstep.run.build`'s run, as ``gradstep train`` trains
+    it, on this process's copy of the seed's split."""
     from threadpoolctl import threadpool_limits
 
     from . import optim
-    from .nn import MLP
-    from .run import loss_name
-    from .train import TrainingDiverged, TrainState, evaluate, fit
+    from .run.build import build
+    from .train import TrainingDiverged, evaluate, fit
 
     with threadpool_limits(limits=1):
         ds = _dataset(config.data, config.seed, config.val_fraction, config.test_fraction, config.dtype)
-        n_out = ds.n_classes if ds.n_classes > 2 else 1
-        sizes = (ds.n_features, *config.hidden, n_out)
-        model = MLP(
-            sizes,
-            activation=config.activation,
-            init=config.init_name,
-            rng=config.seed,
-            dtype=np.dtype(config.dtype),
-        )
-        opt = optim.create(config.optimizer, [model.params], lr=config.learning_rate, **config.optimizer_args)
+        run = build(config, dataset=ds)
         # One throwaway step on a same-sized buffer first: the first step in a process compiles or loads
         # the optimizer's kernel, which would otherwise count against whichever run happens to be first.
-        scratch = np.zeros_like(model.params)
+        scratch = np.zeros_like(run.model.params)
         optim.create(config.optimizer, [scratch], lr=config.learning_rate, **config.optimizer_args).step(
             [scratch]
         )
-        loss = loss_name(ds)
-        state = TrainState()
         diverged = False
         try:
             with np.errstate(
                 over="ignore", invalid="ignore"
             ):  # a diverging run is recorded, not warned about
                 fit(
-                    model,
-                    opt,
+                    run.model,
+                    run.optimizer,
                     ds,
                     epochs=config.epochs,
                     batch_size=config.batch_size,
                     seed=config.seed,
-                    loss=loss,
-                    state=state,
+                    loss=run.loss,
+                    schedule=run.schedule,
+                    clip_norm=config.clip_norm,
+                    state=run.state,
                     quiet=True,
                 )
         except TrainingDiverged:
             diverged = True
-        test = evaluate(model, ds.X_test, ds.y_test, loss) if not diverged else None
+        test = evaluate(run.model, ds.X_test, ds.y_test, run.loss) if not diverged else None
+    state = run.state
     val_acc = [float(h["val_accuracy"]) for h in state.history]
     seconds = np.cumsum([h["seconds"] for h in state.history]).tolist()
     reached = next((i for i, a in enumerate(val_acc) if a >= target), None)
