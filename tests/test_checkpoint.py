@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from gradstep import checkpoint as ckpt
+from gradstep.run import store as ckpt
 
 
 def _arrays(seed=0, n=1000):
@@ -110,7 +110,7 @@ def test_missing_file_and_folder(tmp_path):
 _WRITER = textwrap.dedent(
     """
     import sys, numpy as np
-    from gradstep import checkpoint as ckpt
+    from gradstep.run import store as ckpt
     path = sys.argv[1]
     big = np.full(6_000_000, 2.0)  # 48 MB: each save takes long enough to be caught mid-write
     print("ready", flush=True)

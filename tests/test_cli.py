@@ -39,6 +39,17 @@ def test_help_and_list():
     assert gradstep("--help").returncode == 0
     res = gradstep("list", "optimizers")
     assert res.returncode == 0 and "adam" in res.stdout
+    res = gradstep("list", "schedules")
+    assert res.stdout == "schedules: constant, step, exponential, cosine\n"
+
+
+def test_train_prints_standard_json_with_the_run_folder(tmp_path):
+    res = gradstep("train", *FAST, "--out", str(tmp_path / "r"))
+    assert res.returncode == 0, res.stderr
+    printed = json.loads(res.stdout)
+    assert printed.pop("out") == str(tmp_path / "r")
+    assert printed == json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["epochs"] == 1
 
 
 def _bad_files(tmp):

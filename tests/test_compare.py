@@ -65,14 +65,27 @@ def test_same_seed_same_result_with_one_or_two_jobs(tiny):
 
 
 def test_a_run_is_the_run_gradstep_train_would_make():
-    from gradstep.config import RunConfig
-    from gradstep.run import build
+    from gradstep.run import RunConfig, build
     from gradstep.train import fit
 
     result = compare.grid(optimizers=["momentum"], seeds=[3], epochs=2, hidden=(32,))
     run = build(RunConfig(optimizer="momentum", hidden=(32,), epochs=2, seed=3))
     state = fit(run.model, run.optimizer, run.data, epochs=2, batch_size=32, seed=3, quiet=True)
     assert result.runs[0]["val_accuracy"] == [h["val_accuracy"] for h in state.history]
+
+
+def test_grid_and_plan_share_one_signature_written_in_gridspec():
+    import dataclasses
+    import inspect
+
+    names = [f.name for f in dataclasses.fields(compare.GridSpec)]
+    for fn in (compare.grid, compare.plan):
+        params = inspect.signature(fn).parameters
+        assert list(params) == names
+        assert params["jobs"].default == 1 and params["epochs"].default == 20
+        assert params["data"].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    with pytest.raises(TypeError, match="optimiser"):
+        compare.plan(optimiser=["sgd"])
 
 
 @pytest.mark.parametrize(

@@ -16,9 +16,9 @@ import gradstep
 from gradstep import cli
 from gradstep import data as data_mod
 from gradstep import run as run_mod
-from gradstep.config import RunConfig
 from gradstep.doctor import DiagnoseEvery, LayerData, Thresholds, diagnose, diagnose_layers
 from gradstep.nn import MLP
+from gradstep.run import RunConfig
 from gradstep.train import fit
 
 

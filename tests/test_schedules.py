@@ -81,6 +81,42 @@ def test_get_builds_by_name_and_suggests():
     assert schedules.available() == ["constant", "cosine", "exponential", "linear_warmup", "step_decay"]
 
 
+# What a run's schedule name means, by hand: two 10x drops at thirds, 1% by the end, cosine to 0.
+RUN_VALUES = {
+    "constant": {0: 0.5, 8: 0.5, 100: 0.5},
+    "step": {0: 0.5, 2: 0.5, 3: 0.05, 6: 0.005},
+    "exponential": {0: 0.5, 9: 0.005},
+    "cosine": {0: 0.5, 9: 0.0},
+}
+
+
+@pytest.mark.parametrize("name", RUN_VALUES)
+def test_a_run_schedule_is_named_once_and_built_from_lr_and_length(name):
+    assert schedules.run_names() == list(schedules.RUN_SCHEDULES) == list(RUN_VALUES)
+    s = schedules.for_run(name, lr=0.5, total_steps=9)
+    for step, value in RUN_VALUES[name].items():
+        assert s(step) == pytest.approx(value, rel=1e-12)
+    warm = schedules.for_run(name, lr=0.5, total_steps=9, warmup_steps=4)
+    assert [warm(t) for t in range(4)] == [0.0, 0.125, 0.25, 0.375]
+    assert [warm(4 + t) for t in range(12)] == [s(t) for t in range(12)]
+
+
+def test_a_run_schedule_of_one_step_is_defined():
+    assert schedules.for_run("step", lr=1.0, total_steps=1)(1) == pytest.approx(0.1)
+    assert schedules.for_run("exponential", lr=1.0, total_steps=1)(1) == pytest.approx(0.01)
+
+
+def test_an_unknown_run_schedule_suggests_and_runconfig_checks_the_same_names():
+    from gradstep.run import RunConfig
+
+    with pytest.raises(GradstepError, match=r"Unknown schedule 'cosin'; did you mean 'cosine'\?"):
+        schedules.for_run("cosin", lr=0.1, total_steps=10)
+    with pytest.raises(GradstepError, match=r"Unknown schedule 'step_decay'"):
+        RunConfig(schedule="step_decay")  # a factory's name is not a run's schedule name
+    for name in schedules.run_names():
+        assert RunConfig(schedule=name).schedule == name
+
+
 BAD_INPUTS = [
     (lambda: schedules.get("cosin", lr=0.1), r"Unknown schedule 'cosin'; did you mean 'cosine'\?"),
     (

@@ -1,5 +1,6 @@
 """The training loop and exact resume, in this process and across processes."""
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -8,9 +9,9 @@ import textwrap
 import numpy as np
 import pytest
 
-from gradstep import checkpoint as ckpt
 from gradstep import run as run_mod
-from gradstep.config import RunConfig
+from gradstep.run import RunConfig
+from gradstep.run import store as ckpt
 from gradstep.train import EarlyStopping, TrainingDiverged, fit
 
 SMALL = dict(hidden=(24,), epochs=2, batch_size=128, dtype="float64", optimizer="adam", seed=3)
@@ -75,8 +76,8 @@ _RESUME = textwrap.dedent(
     """
     import sys, numpy as np
     from gradstep import run as run_mod
-    from gradstep.checkpoint import load
-    from gradstep.config import RunConfig
+    from gradstep.run import RunConfig
+    from gradstep.run.store import load
     from gradstep.train import fit
     c = load(sys.argv[1])
     run = run_mod.build(RunConfig.from_dict(c.meta["config"]))
@@ -172,3 +173,73 @@ def test_next_run_dir_never_reuses_a_folder(tmp_path):
     first = run_mod.next_run_dir(tmp_path)
     first.mkdir(parents=True)
     assert run_mod.next_run_dir(tmp_path) != first
+
+
+# Regression anchor for the run/ package refactor. These digests were computed BEFORE it, from the
+# checkpoint that `gradstep train --epochs 3 --out DIR --quiet` wrote with the old gradstep/run.py
+# (commit 756d93a): seed 0, digits, 256-128 ReLU MLP, Adam at its default lr, float32. A fresh run
+# must match them bit for bit. They hold for this NumPy/BLAS/numba build: another BLAS may round
+# matrix products differently, and then these digests (not the code) need recomputing.
+ANCHOR_ARRAYS = {
+    "model/params": "aaf0b9c7738fb6dbb377cb574b8cb7c8a25476d75f92cc31b0581007cbcbbef7",
+    "optimizer/V/0": "e715d32bb25f83b7a9a472cfbdc98b357ce09a4f3f43009892d8217cd1fab8fe",
+    "optimizer/S/0": "fa1f1f1f7b70362d07185b3c307559a9bace78e7ffbfeea4b5bd5e90bc5dfb25",
+}
+ANCHOR_METRICS = {
+    "test_loss": 0.14750871062278748,
+    "test_accuracy": 0.9693593314763231,
+    "epochs": 3,
+    "n_params": 50826,
+    "stopped_early": False,
+}
+ANCHOR_VAL_ACCURACY = [0.9, 0.9722222222222222, 0.9722222222222222]
+# sha256 of json.dumps(history without "seconds", sort_keys=True).
+ANCHOR_HISTORY = "40b992df3311a4450df5c329aa061b3bb4edac4824c6469a1129a5149f9b7bbf"
+
+
+def test_default_run_is_bit_identical_to_the_run_recorded_before_the_refactor(tmp_path):
+    out = tmp_path / "run"
+    metrics = run_mod.train(RunConfig(epochs=3, seed=0), out, quiet=True)
+    assert {k: v for k, v in metrics.items() if k != "seconds"} == ANCHOR_METRICS
+    c = ckpt.load(out / run_mod.CHECKPOINT_NAME)
+    assert {k: hashlib.sha256(a.tobytes()).hexdigest() for k, a in c.arrays.items()} == ANCHOR_ARRAYS
+    history = json.loads((out / "history.json").read_text())
+    assert [h["val_accuracy"] for h in history] == ANCHOR_VAL_ACCURACY
+    for h in history:
+        del h["seconds"]
+    assert hashlib.sha256(json.dumps(history, sort_keys=True).encode()).hexdigest() == ANCHOR_HISTORY
+    assert c.meta["optimizer"] == {
+        "name": "adam",
+        "hyperparams": {
+            "amsgrad": False,
+            "beta1": 0.9,
+            "beta2": 0.999,
+            "bias_correction": True,
+            "eps": 1e-08,
+            "eps_mode": "inside_sqrt",
+            "lr": 0.001,
+            "weight_decay": 0.0,
+        },
+        "t": 120,
+        "state_names": ["V", "S"],
+        "n_arrays": 1,
+    }
+
+
+@pytest.mark.parametrize("schedule", ["constant", "step", "exponential", "cosine"])
+def test_the_run_follows_its_schedule_by_step(schedule):
+    from gradstep.optim import schedules
+
+    cfg = RunConfig(**{**SMALL, "schedule": schedule, "warmup_steps": 3, "epochs": 3})
+    run = run_mod.build(cfg)
+    state = _fit(run, schedule=run.schedule)
+    total = state.step
+    expected = schedules.linear_warmup(schedules.RUN_SCHEDULES[schedule](cfg.learning_rate, total), 3)
+    assert [h["lr"] for h in state.history] == [expected(h["step"] - 1) for h in state.history]
+
+
+def test_history_json_writes_non_finite_numbers_as_null(tmp_path):
+    run_mod.write_history(tmp_path, [{"epoch": 1, "train_loss": float("nan"), "grad_norms": [float("inf")]}])
+    assert json.loads((tmp_path / "history.json").read_text()) == [
+        {"epoch": 1, "train_loss": None, "grad_norms": [None]}
+    ]

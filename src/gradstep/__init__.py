@@ -18,8 +18,6 @@ _LAZY_MODULES = {
     "nn",
     "data",
     "train",
-    "checkpoint",
-    "config",
     "run",
     "doctor",
     "lab",
@@ -35,7 +33,7 @@ _LAZY_ATTRS = {
     "AdamW": ("optim", "AdamW"),
     "MLP": ("nn", "MLP"),
     "fit": ("train", "fit"),
-    "RunConfig": ("config", "RunConfig"),
+    "RunConfig": ("run", "RunConfig"),
     "diagnose": ("doctor", "diagnose"),
 }
 

@@ -69,10 +69,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _load(args: argparse.Namespace):
     """The live run (data, model, optimizer) and a description of where it came from."""
-    from .. import checkpoint as ckpt
     from .. import run as run_mod
     from .._validation import GradstepError
-    from ..config import RunConfig
+    from ..run import RunConfig
+    from ..run import store as ckpt
 
     given = vars(args)
     if args.checkpoint is None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 
@@ -13,10 +12,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import run as run_mod
+    from .._json import dumps
 
     path = Path(args.checkpoint)
     if path.is_dir():
         path = path / run_mod.CHECKPOINT_NAME
     result = run_mod.evaluate_checkpoint(path)
-    print(json.dumps(result, indent=2))
+    print(dumps(result))
     return 0

@@ -16,15 +16,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import data, init, optim
-    from ..config import SCHEDULES
     from ..nn import activations
+    from ..optim.schedules import run_names
 
     table = {
         "initializers": init.available(),
         "optimizers": optim.available(),
         "activations": activations.available(),
         "datasets": data.available(),
-        "schedules": list(SCHEDULES),
+        "schedules": run_names(),
     }
     for name, items in table.items():
         if args.what in ("all", name):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 S = argparse.SUPPRESS
@@ -70,7 +69,7 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace):
     """Build the RunConfig: the TOML file first, then every flag given on the command line."""
-    from ..config import RunConfig
+    from ..run import RunConfig
 
     given = vars(args)
     fields = {dest: given[dest] for dest, *_ in RUN_FLAGS.values() if dest in given}
@@ -97,6 +96,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import run as run_mod
+    from .._json import dumps
     from .._validation import GradstepError
 
     given = vars(args)
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         cfg = config_from_args(args)
         out = out or run_mod.next_run_dir()
         metrics = run_mod.train(cfg, out, overwrite=args.overwrite, quiet=args.quiet, progress=progress)
-    print(json.dumps({"out": str(out), **metrics}, indent=2))
+    print(dumps({"out": str(out), **metrics}))
     sys.stdout.flush()
     return 0
 

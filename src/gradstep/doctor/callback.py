@@ -20,7 +20,7 @@ class DiagnoseEvery:
 
     Example::
 
-        from gradstep.config import RunConfig
+        from gradstep.run import RunConfig
         live = gradstep.run.build(RunConfig(hidden=(16,), epochs=2))
         state = gradstep.fit(live.model, live.optimizer, live.data, epochs=2,
                              callbacks=[DiagnoseEvery(1, live.data)])

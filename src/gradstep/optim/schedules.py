@@ -13,6 +13,13 @@ stays at ``final_lr``), and ``linear_warmup`` is ``SequentialLR([LinearLR, after
 >>> s = linear_warmup(cosine(0.1, total_steps=100), warmup_steps=10)
 >>> s(0), s(5), s(10), s(110)
 (0.0, 0.05, 0.1, 0.0)
+
+A training run names its schedule by one word and gives only ``lr`` and its length: :data:`RUN_SCHEDULES`
+is the one registry of those words (``RunConfig`` checks against it, ``gradstep list schedules`` prints
+:func:`run_names`) and :func:`for_run` builds one, with an optional linear warm-up in front.
+
+>>> for_run("cosine", lr=0.1, total_steps=100, warmup_steps=10)(10)
+0.1
 """
 
 from __future__ import annotations
@@ -23,7 +30,19 @@ from collections.abc import Callable
 
 from .._validation import GradstepError, check_int, check_real, unknown_name
 
-__all__ = ["Schedule", "constant", "step_decay", "exponential", "cosine", "linear_warmup", "get", "available"]
+__all__ = [
+    "Schedule",
+    "constant",
+    "step_decay",
+    "exponential",
+    "cosine",
+    "linear_warmup",
+    "get",
+    "available",
+    "RUN_SCHEDULES",
+    "run_names",
+    "for_run",
+]
 
 Schedule = Callable[[int], float]
 
@@ -159,3 +178,42 @@ def get(name: str, **kwargs) -> Schedule:
         params = ", ".join(inspect.signature(factory).parameters)
         raise GradstepError(f"Schedule {key!r} takes ({params}); {exc}") from None
     return factory(**kwargs)
+
+
+# ------------------------------------------------------------------------------- a run's schedules
+
+# A run's schedule, by the name a RunConfig gives it: (lr, total_steps) -> Schedule, where total_steps is
+# the number of updates in the whole run. Insertion order is the order ``gradstep list`` prints.
+RUN_SCHEDULES: dict[str, Callable[[float, int], Schedule]] = {
+    "constant": lambda lr, total_steps: constant(lr),
+    # Two drops by 10x, at one third and two thirds of the run.
+    "step": lambda lr, total_steps: step_decay(lr, step_size=max(total_steps // 3, 1), gamma=0.1),
+    # Down to 1% of lr by the last step.
+    "exponential": lambda lr, total_steps: exponential(lr, gamma=0.01 ** (1 / max(total_steps, 1))),
+    "cosine": lambda lr, total_steps: cosine(lr, total_steps=total_steps),
+}
+
+
+def run_names() -> list[str]:
+    """The schedule names a run accepts (``RunConfig.schedule``), in the order ``gradstep list`` prints.
+
+    >>> run_names()
+    ['constant', 'step', 'exponential', 'cosine']
+    """
+    return list(RUN_SCHEDULES)
+
+
+def for_run(name: str, lr: float, total_steps: int, warmup_steps: int = 0) -> Schedule:
+    """The run schedule ``name`` (a key of :data:`RUN_SCHEDULES`) over ``total_steps`` updates from
+    ``lr``, behind a :func:`linear_warmup` of ``warmup_steps`` when that is positive.
+
+    >>> s = for_run("step", lr=1.0, total_steps=9)
+    >>> s(2), s(3), s(6)
+    (1.0, 0.1, 0.010000000000000002)
+    """
+    if name not in RUN_SCHEDULES:
+        raise unknown_name("schedule", name, RUN_SCHEDULES)
+    schedule = RUN_SCHEDULES[name](lr, total_steps)
+    if warmup_steps:
+        schedule = linear_warmup(schedule, warmup_steps)
+    return schedule

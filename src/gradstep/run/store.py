@@ -1,6 +1,11 @@
-"""Checkpoints that cannot be half-written and are verified before anything is loaded.
+"""What a run leaves on disk: the checkpoint file format, a run's checkpoint, history, metrics, config.
 
-File layout (little-endian), no pickle anywhere::
+An output folder holds ``checkpoint.gradstep``, ``history.csv``, ``history.json``, ``metrics.json``,
+``config.json`` (and ``curves.png``, drawn by :mod:`gradstep.plots`). Every file is written whole or not
+at all, and every JSON file is standard JSON (:mod:`gradstep._json`: a non-finite number is ``null``).
+
+Checkpoints cannot be half-written and are verified before anything is loaded. File layout
+(little-endian), no pickle anywhere::
 
     b"GRADSTEP"                  8 bytes, magic
     version                      uint32
@@ -18,28 +23,44 @@ they copy a single number into it.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import os
 import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._validation import GradstepError
+from .._json import dumps, jsonable
+from .._validation import GradstepError
+
+if TYPE_CHECKING:
+    from .build import Run
 
 __all__ = [
     "FORMAT_VERSION",
+    "CHECKPOINT_NAME",
     "Checkpoint",
     "CheckpointError",
     "save",
     "load",
     "atomic_write_bytes",
     "remove_stale_temporaries",
+    "save_checkpoint",
+    "load_training_checkpoint",
+    "restore",
+    "write_json",
+    "write_history",
+    "next_run_dir",
 ]
+
+CHECKPOINT_NAME = "checkpoint.gradstep"
+_KIND = "gradstep.training"
 
 MAGIC = b"GRADSTEP"
 FORMAT_VERSION = 1
@@ -197,3 +218,91 @@ def load(path: str | os.PathLike) -> Checkpoint:
             raise CheckpointError(f"{path} is corrupt: array entry {e.get('name')!r} is inconsistent")
         arrays[e["name"]] = np.frombuffer(payload[off : off + n], dtype=dtype).reshape(shape).copy()
     return Checkpoint(arrays=arrays, meta=meta)
+
+
+# ------------------------------------------------------------------------------ a run's checkpoint
+
+
+def save_checkpoint(path: str | Path, run: Run) -> Path:
+    """Write the whole run (parameters, optimizer state, configuration, position, history) atomically."""
+    header, opt_arrays = run.optimizer.flat_state_dict()
+    arrays = {"model/params": run.model.params}
+    arrays.update({f"optimizer/{key}": a for key, a in opt_arrays.items()})
+    meta = {
+        "kind": _KIND,
+        "config": run.config.to_dict(),
+        "model": jsonable(run.model.config()),
+        "optimizer": jsonable(header),
+        "state": jsonable(run.state.to_dict()),
+    }
+    return save(path, arrays, meta)
+
+
+def load_training_checkpoint(path: str | Path) -> Checkpoint:
+    """:func:`load`, refusing a file that is not a training run's checkpoint."""
+    c = load(path)
+    if c.meta.get("kind") != _KIND:
+        raise CheckpointError(f"{path} is not a training checkpoint")
+    return c
+
+
+def restore(source: str | Path | Checkpoint, run: Run) -> None:
+    """Load a checkpoint (a path or an already loaded one) into ``run``, verifying all before any change."""
+    from ..train import TrainState
+
+    c = source if isinstance(source, Checkpoint) else load(source)
+    path = "the checkpoint" if isinstance(source, Checkpoint) else source
+    meta = c.meta
+    if meta.get("kind") != _KIND:
+        raise CheckpointError(f"{path} is not a training checkpoint")
+    if meta.get("model") != jsonable(run.model.config()):
+        raise CheckpointError(
+            f"{path} holds a model of another architecture ({_describe(meta.get('model'))}) than this run's "
+            f"({_describe(run.model.config())})"
+        )
+    params = c.arrays.get("model/params")
+    if params is None or params.shape != run.model.params.shape or params.dtype != run.model.params.dtype:
+        raise CheckpointError(f"{path} has parameters that do not fit this model")
+    prefix = "optimizer/"
+    opt_arrays = {k[len(prefix) :]: a for k, a in c.arrays.items() if k.startswith(prefix)}
+    # The optimizer checks everything before it changes anything; only then are parameters copied.
+    run.optimizer.load_flat_state_dict(meta["optimizer"], opt_arrays)
+    run.model.params[...] = params
+    run.state = TrainState.from_dict(meta["state"])
+
+
+def _describe(model_cfg) -> str:
+    if not isinstance(model_cfg, dict):
+        return "unknown"
+    sizes = model_cfg.get("layer_sizes")
+    return f"layers {sizes}, {model_cfg.get('activation')}, {model_cfg.get('dtype')}"
+
+
+# ---------------------------------------------------------------------------- results and history
+
+
+def write_json(path: Path, obj: Any, *, indent: int = 2) -> None:
+    """``obj`` as standard JSON text at ``path``, atomically."""
+    atomic_write_bytes(path, dumps(obj, indent=indent).encode())
+
+
+def write_history(out: Path, history: list[dict[str, Any]]) -> None:
+    """``history.json`` and ``history.csv`` (one row per epoch, one column per layer's gradient norm)."""
+    write_json(out / "history.json", history, indent=1)
+    cols = ["epoch", "step", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds"]
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    n_layers = len(history[0]["grad_norms"]) if history else 0
+    w.writerow(cols + [f"grad_norm_layer{j + 1}" for j in range(n_layers)])
+    for r in history:
+        w.writerow([r.get(c, "") for c in cols] + list(r["grad_norms"]))
+    atomic_write_bytes(out / "history.csv", buf.getvalue().encode())
+
+
+def next_run_dir(root: str | Path = "runs", prefix: str = "train") -> Path:
+    """The first free ``root/prefix-NNN`` folder, so a new run never overwrites an old one."""
+    root = Path(root)
+    i = 1
+    while (root / f"{prefix}-{i:03d}").exists():
+        i += 1
+    return root / f"{prefix}-{i:03d}"

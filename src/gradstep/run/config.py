@@ -11,13 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._validation import GradstepError, check_choice, check_int, check_real, unknown_name
+from .._validation import GradstepError, check_choice, check_int, check_real, looks_like_path, unknown_name
 
 __all__ = ["RunConfig", "parse_hidden"]
 
-SCHEDULES = ("constant", "step", "exponential", "cosine")
 DTYPES = ("float32", "float64")
-DEFAULT_LR = {"sgd": 0.05, "momentum": 0.05, "rmsprop": 1e-3, "adam": 1e-3, "adamw": 1e-3}
 
 
 def parse_hidden(text: str | int | list | tuple) -> tuple[int, ...]:
@@ -72,19 +70,20 @@ class RunConfig:
     test_fraction: float = 0.2
 
     def __post_init__(self) -> None:
-        from . import data, init, optim
-        from .nn import activations
+        from .. import data, init, optim
+        from ..nn import activations
+        from ..optim.schedules import RUN_SCHEDULES
 
         set_ = object.__setattr__
         set_(self, "hidden", parse_hidden(self.hidden))
         # A path is a dataset too; only a bare name is checked against the built-in list.
-        if not _looks_like_path(self.data):
+        if not looks_like_path(self.data, data.available()):
             check_choice("dataset", self.data, data.available())
         check_choice("activation", self.activation, activations.available())
         if self.init != "auto":
             init.get(self.init)
         opt_cls = optim.get(self.optimizer)
-        check_choice("schedule", self.schedule, SCHEDULES)
+        check_choice("schedule", self.schedule, RUN_SCHEDULES)
         check_choice("dtype", self.dtype, DTYPES)
         accepted = set(opt_cls.defaults()) - {"lr"}
         for k in self.optimizer_args:
@@ -111,11 +110,14 @@ class RunConfig:
 
     @property
     def learning_rate(self) -> float:
-        return self.lr if self.lr is not None else DEFAULT_LR.get(self.optimizer, 1e-3)
+        """``lr``, or the optimizer's own default learning rate when ``lr`` is None."""
+        from .. import optim
+
+        return self.lr if self.lr is not None else optim.get(self.optimizer).defaults()["lr"]
 
     @property
     def init_name(self) -> str:
-        from . import init
+        from .. import init
 
         return init.recommend(self.activation) if self.init == "auto" else self.init
 
@@ -150,7 +152,3 @@ class RunConfig:
             raise GradstepError(f"Configuration file {path} is not valid TOML: {exc}") from None
         d.update(overrides)
         return cls.from_dict(d)
-
-
-def _looks_like_path(name: str) -> bool:
-    return isinstance(name, str) and ("/" in name or "." in name or Path(name).exists())

@@ -1,0 +1,102 @@
+"""Running the grid: every (init, optimizer, lr) combination once per seed, in parallel."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .result import Comparison, combination_key, summarize
+from .settings import load_split, plan, run_config, signature
+
+__all__ = ["grid"]
+
+
+def grid(data: str = "digits", **options: Any) -> Comparison:
+    """Train every (init, optimizer, lr) combination once per seed and summarize over seeds.
+
+    The arguments are :class:`GridSpec`'s: ``data`` may be given by position, the rest by keyword.
+    Every name and number is checked before the first run starts; an unknown name suggests the
+    closest one.
+    """
+    from joblib import Parallel, delayed
+
+    settings = plan(data, **options)
+    combos, seeds = settings["combinations"], settings["seeds"]
+    # Seed by seed, every combination in turn: a slow spell of the machine then falls on all of them alike
+    # instead of on whichever combination happened to run during it.
+    configs = [run_config(settings, *combo, seed) for seed in seeds for combo in combos]
+    target = settings["target_accuracy"]
+    # No backend named here: joblib's default is loky (processes), and a caller's
+    # ``joblib.parallel_config(backend="dask")`` (or "ray") context sends the runs to a cluster instead.
+    done = Parallel(n_jobs=settings["jobs"])(delayed(_run_one)(c, target) for c in configs)
+    runs = [done[s * len(combos) + c] for c in range(len(combos)) for s in range(len(seeds))]
+    rows = [
+        summarize(init, opt, lr, [r for r in runs if combination_key(r) == (init, opt, lr)])
+        for init, opt, lr in settings["combinations"]
+    ]
+    return Comparison(settings=settings, rows=rows, runs=runs)
+
+
+grid.__signature__ = signature()
+
+
+def _run_one(config, target: float) -> dict[str, Any]:
+    """Build and train one configuration: :func:`gradstep.run.build`'s run, as ``gradstep train`` trains
+    it, on this process's copy of the seed's split."""
+    from threadpoolctl import threadpool_limits
+
+    from .. import optim
+    from ..run.build import build
+    from ..train import TrainingDiverged, evaluate, fit
+
+    with threadpool_limits(limits=1):
+        ds = load_split(config.data, config.seed, config.val_fraction, config.test_fraction, config.dtype)
+        run = build(config, dataset=ds)
+        # One throwaway step on a same-sized buffer first: the first step in a process compiles or loads
+        # the optimizer's kernel, which would otherwise count against whichever run happens to be first.
+        scratch = np.zeros_like(run.model.params)
+        optim.create(config.optimizer, [scratch], lr=config.learning_rate, **config.optimizer_args).step(
+            [scratch]
+        )
+        diverged = False
+        try:
+            with np.errstate(
+                over="ignore", invalid="ignore"
+            ):  # a diverging run is recorded, not warned about
+                fit(
+                    run.model,
+                    run.optimizer,
+                    ds,
+                    epochs=config.epochs,
+                    batch_size=config.batch_size,
+                    seed=config.seed,
+                    loss=run.loss,
+                    schedule=run.schedule,
+                    clip_norm=config.clip_norm,
+                    state=run.state,
+                    quiet=True,
+                )
+        except TrainingDiverged:
+            diverged = True
+        test = evaluate(run.model, ds.X_test, ds.y_test, run.loss) if not diverged else None
+    state = run.state
+    val_acc = [float(h["val_accuracy"]) for h in state.history]
+    seconds = np.cumsum([h["seconds"] for h in state.history]).tolist()
+    reached = next((i for i, a in enumerate(val_acc) if a >= target), None)
+    test_acc = None if test is None or not math.isfinite(test["accuracy"]) else float(test["accuracy"])
+    return {
+        "init": config.init_name,
+        "optimizer": config.optimizer,
+        "lr": config.learning_rate,
+        "seed": config.seed,
+        "diverged": diverged,
+        "val_accuracy": val_acc,
+        "train_loss": [float(h["train_loss"]) for h in state.history],
+        "seconds": seconds,
+        "final_val_accuracy": None if diverged or not val_acc else val_acc[-1],
+        "test_accuracy": test_acc,
+        "epochs_to_target": None if reached is None else reached + 1,
+        "seconds_to_target": None if reached is None else seconds[reached],
+    }

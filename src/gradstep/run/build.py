@@ -1,0 +1,73 @@
+"""The one place a run is assembled from its :class:`RunConfig`: data, model, optimizer, loss, schedule.
+
+``gradstep train``, ``gradstep evaluate``, ``gradstep doctor``, a resumed run and every run of
+:func:`gradstep.compare.grid` come from :func:`build`, so the same configuration always means the same
+split, the same initial weights, the same optimizer and the same learning-rate schedule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .config import RunConfig
+
+__all__ = ["Run", "build", "loss_name"]
+
+
+@dataclass
+class Run:
+    """The live objects of a run.
+
+    ``loss``: the loss's name (:func:`loss_name` of the data). ``schedule``: the learning rate by step,
+    over the whole run (``config.epochs`` epochs of the training split in ``config.batch_size`` batches).
+    """
+
+    config: RunConfig
+    data: Any
+    model: Any
+    optimizer: Any
+    state: Any
+    loss: str
+    schedule: Any
+
+
+def build(config: RunConfig, *, dataset=None) -> Run:
+    """Load the data and build a freshly initialized model and optimizer for ``config``.
+
+    ``dataset``: the split that ``config`` loads (``config.data`` split at ``config.seed`` with its
+    fractions and dtype), already loaded; :mod:`gradstep.compare` passes one to share it between runs.
+    """
+    from .. import data as data_mod
+    from .. import optim
+    from ..nn import MLP
+    from ..optim.schedules import for_run
+    from ..train import TrainState
+
+    dtype = np.dtype(config.dtype)
+    if dataset is None:
+        dataset = data_mod.load(
+            config.data,
+            rng=config.seed,
+            val_fraction=config.val_fraction,
+            test_fraction=config.test_fraction,
+            dtype=dtype,
+        )
+    n_out = dataset.n_classes if dataset.n_classes > 2 else 1
+    sizes = (dataset.n_features, *config.hidden, n_out)
+    model = MLP(sizes, activation=config.activation, init=config.init_name, rng=config.seed, dtype=dtype)
+    optimizer = optim.create(
+        config.optimizer, [model.params], lr=config.learning_rate, **config.optimizer_args
+    )
+    total_steps = config.epochs * data_mod.n_batches(len(dataset.X_train), config.batch_size)
+    schedule = for_run(config.schedule, config.learning_rate, total_steps, config.warmup_steps)
+    return Run(config, dataset, model, optimizer, TrainState(), loss_name(dataset), schedule)
+
+
+def loss_name(dataset) -> str:
+    """The loss a run minimizes on ``dataset``: MSE for regression, cross-entropy for classes."""
+    if dataset.task == "regression":
+        return "mse"
+    return "softmax_cross_entropy" if dataset.n_classes > 2 else "binary_cross_entropy"

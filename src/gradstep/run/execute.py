@@ -1,0 +1,120 @@
+"""A run into its output folder: train from scratch, resume, evaluate a checkpoint.
+
+This is what ``gradstep train`` and ``gradstep evaluate`` do, as functions a notebook can call too. The
+run comes from :func:`~gradstep.run.build.build`; what lands on disk is :mod:`gradstep.run.store`'s.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .._validation import GradstepError
+from . import store
+from .build import Run, build
+from .config import RunConfig
+
+__all__ = ["train", "resume", "evaluate_checkpoint"]
+
+
+def train(
+    config: RunConfig,
+    out: str | Path,
+    *,
+    overwrite: bool = False,
+    quiet: bool = False,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Run ``config`` from scratch, writing into ``out``; return the final metrics (also in metrics.json).
+
+    A folder that already holds a checkpoint is refused unless ``overwrite``: a new run never silently
+    replaces an old one.
+    """
+    out = Path(out)
+    if (out / store.CHECKPOINT_NAME).exists() and not overwrite:
+        raise GradstepError(
+            f"{out} already holds a checkpoint; pass --resume to continue it or --overwrite to start over"
+        )
+    return _train_and_write(build(config), out, quiet=quiet, progress=progress)
+
+
+def resume(
+    out: str | Path, *, epochs: int | None = None, quiet: bool = False, progress: bool | None = None
+) -> dict[str, Any]:
+    """Continue the run saved in ``out`` exactly as configured (optionally for more ``epochs``)."""
+    out = Path(out)
+    c = store.load_training_checkpoint(out / store.CHECKPOINT_NAME)
+    saved = dict(c.meta["config"])
+    if epochs is not None:
+        saved["epochs"] = epochs
+    run = build(RunConfig.from_dict(saved))
+    store.restore(c, run)
+    return _train_and_write(run, out, quiet=quiet, progress=progress)
+
+
+def _train_and_write(run: Run, out: Path, *, quiet: bool, progress: bool | None) -> dict[str, Any]:
+    from ..train import EarlyStopping, evaluate, fit
+
+    config = run.config
+    ck = out / store.CHECKPOINT_NAME
+    out.mkdir(parents=True, exist_ok=True)
+    store.write_json(out / "config.json", config.to_dict())
+
+    def checkpoint_cb(*, state, **_):
+        if state.epoch % config.checkpoint_every == 0 or state.epoch == config.epochs:
+            store.save_checkpoint(ck, run)
+            store.write_history(out, state.history)
+
+    callbacks = [checkpoint_cb]
+    if config.patience:
+        callbacks.insert(0, EarlyStopping(config.patience))
+    run.state = fit(
+        run.model,
+        run.optimizer,
+        run.data,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        loss=run.loss,
+        schedule=run.schedule,
+        clip_norm=config.clip_norm,
+        callbacks=callbacks,
+        state=run.state,
+        quiet=quiet,
+        progress=progress,
+    )
+    if run.state.stopped_early:
+        store.save_checkpoint(ck, run)
+    store.write_history(out, run.state.history)
+    test = evaluate(run.model, run.data.X_test, run.data.y_test, run.loss)
+    h = run.state.history
+    metrics = {
+        "test_loss": test["loss"],
+        "test_accuracy": test["accuracy"],
+        "epochs": len(h),
+        "seconds": sum(r["seconds"] for r in h),
+        "n_params": int(run.model.params.size),
+        "stopped_early": run.state.stopped_early,
+    }
+    store.write_json(out / "metrics.json", metrics)
+    from ..plots import plot_history
+
+    plot_history(h, out / "curves.png", title=f"{config.data}: {config.optimizer}, {config.init_name}")
+    return metrics
+
+
+def evaluate_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Rebuild the run stored in a checkpoint and measure it on its test split."""
+    from ..train import evaluate
+
+    c = store.load_training_checkpoint(Path(path))
+    run = build(RunConfig.from_dict(c.meta["config"]))
+    store.restore(c, run)
+    test = evaluate(run.model, run.data.X_test, run.data.y_test, run.loss)
+    return {
+        "test_loss": test["loss"],
+        "test_accuracy": test["accuracy"],
+        "epochs": run.state.epoch,
+        "step": run.state.step,
+        "config": run.config.to_dict(),
+    }
