@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Result, experiment
-from .common import jsonable
-from .optim_paths import QUADRATIC, ROSENBROCK, contour_panel, quadratic, reach_step, settle_step, trajectory
+from ..._json import jsonable
+from ..base import Result, experiment
+from ..surfaces import QUADRATIC, ROSENBROCK, contour_panel, quadratic, reach_step, settle_step, trajectory
 
 NAME = "optim_rmsprop"
 TITLE = "RMSprop damps the oscillating direction"
@@ -95,7 +95,7 @@ def _strip(r: dict) -> dict:
 
 @experiment(NAME, TITLE, order=8)
 def run(out: Path, *, quick: bool, seed: int) -> Result:
-    from .. import plots
+    from ... import plots
 
     # Deterministic surfaces from fixed starts: the seed changes nothing here.
     steps = 400 if quick else 800

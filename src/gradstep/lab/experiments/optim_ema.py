@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Result, experiment
-from .common import fmt, jsonable
+from ..._json import jsonable
+from ..base import Result, experiment
+from ..common import fmt
 
 NAME = "optim_ema"
 TITLE = "The exponential moving average smooths noisy steps"
@@ -32,7 +33,7 @@ MU, SIGMA = 1.0, 1.0
 
 def _averages(beta: float, noise: np.ndarray) -> dict:
     """Run Momentum's V over the series (rows of ``noise``: time, columns: independent series)."""
-    from .. import optim
+    from ... import optim
 
     T, R = noise.shape
     w = np.zeros(R)
@@ -64,7 +65,7 @@ def _averages(beta: float, noise: np.ndarray) -> dict:
 
 def _lag(beta: float, flip_at: int, T: int) -> tuple[list[float], int]:
     """V on a noise-free gradient that flips from +mu to -mu after step ``flip_at`` (from steady state)."""
-    from .. import optim
+    from ... import optim
 
     w = np.zeros(1)
     opt = optim.Momentum([w], lr=1e-3, beta=beta)
@@ -79,7 +80,7 @@ def _lag(beta: float, flip_at: int, T: int) -> tuple[list[float], int]:
 
 @experiment(NAME, TITLE, order=7)
 def run(out: Path, *, quick: bool, seed: int) -> Result:
-    from .. import plots
+    from ... import plots
 
     betas = [0.5, 0.8, 0.9, 0.95, 0.98]
     R, T, tail = (4000, 200, 50) if quick else (20000, 300, 50)

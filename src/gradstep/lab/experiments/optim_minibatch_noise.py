@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Result, experiment
-from .common import digits, fit_line, fmt, jsonable
+from ..._json import jsonable
+from ..base import Result, experiment
+from ..common import digits, fit_line, fmt
 
 NAME = "optim_minibatch_noise"
 TITLE = "Mini-batch gradients are noisy; the noise falls as 1/B"
@@ -28,9 +29,9 @@ TITLE = "Mini-batch gradients are noisy; the noise falls as 1/B"
 
 def _point(data, seed: int):
     """A ReLU MLP (float64) after one epoch of mini-batch SGD: a typical point early in training."""
-    from .. import data as data_mod
-    from .. import optim
-    from ..nn import MLP
+    from ... import data as data_mod
+    from ... import optim
+    from ...nn import MLP
 
     X, y = data.X_train.astype(np.float64), data.y_train
     model = MLP(
@@ -54,7 +55,7 @@ def _gram(model, X, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     Returns ``G[i, j] = <p_i, p_j>``, ``c[i] = <p_i, g>`` (g, the full-batch gradient, is their mean, so
     ``c`` is the row mean of G) and every example's loss.
     """
-    from ..nn import losses as losses_mod
+    from ...nn import losses as losses_mod
 
     N = len(X)
     logits = model.forward(X)
@@ -84,7 +85,7 @@ def _measure(G, c, example_loss, B: int, *, epochs: int, seed: int) -> dict:
     batch S, ``g_B = mean_{i in S} p_i``, so ``||g_B||^2 = sum_{S x S} G / B^2``, ``<g_B, g> = mean_S c``
     and ``||g_B - g||^2 = ||g_B||^2 - 2 <g_B, g> + ||g||^2``.
     """
-    from .. import data as data_mod
+    from ... import data as data_mod
 
     N = len(G)
     gg = float(c.mean())  # ||g||^2
@@ -112,8 +113,8 @@ def _measure(G, c, example_loss, B: int, *, epochs: int, seed: int) -> dict:
 def run(out: Path, *, quick: bool, seed: int) -> Result:
     from threadpoolctl import threadpool_limits
 
-    from .. import data as data_mod
-    from .. import plots
+    from ... import data as data_mod
+    from ... import plots
 
     sizes = [1, 4, 16, 64, 256] if quick else [1, 2, 4, 8, 16, 32, 64, 128, 256]
     # Enough whole epochs that every size averages over at least this many batches.

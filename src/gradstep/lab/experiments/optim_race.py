@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Result, experiment
-from .common import jsonable
+from ..._json import jsonable
+from ..base import Result, experiment
 
 NAME = "optim_race"
 TITLE = "The optimizer race on digits"
@@ -55,7 +55,7 @@ def _seconds_to_target(runs: list[dict]) -> float | None:
 
 @experiment(NAME, TITLE, order=10)
 def run(out: Path, *, quick: bool, seed: int) -> Result:
-    from .. import compare, plots
+    from ... import compare, plots
 
     n_seeds, epochs = (2, 8) if quick else (5, 15)
     seeds = list(range(seed, seed + n_seeds))

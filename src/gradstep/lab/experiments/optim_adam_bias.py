@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Result, experiment
-from .common import digits, fmt, jsonable, train_steps
+from ..._json import jsonable
+from ..base import Result, experiment
+from ..common import digits, fmt, train_steps
 
 NAME = "optim_adam_bias"
 TITLE = "Adam's bias correction and the size of its first steps"
@@ -33,7 +34,7 @@ LR, EPS = 1e-3, 1e-8
 
 def _first_step(g: np.ndarray, beta1: float, beta2: float, bias_correction: bool) -> tuple[np.ndarray, dict]:
     """|w_1 - w_0| per coordinate for gradient ``g`` on gradstep's Adam, and its moments after step 1."""
-    from .. import optim
+    from ... import optim
 
     w = np.zeros_like(g)
     opt = optim.Adam([w], lr=LR, beta1=beta1, beta2=beta2, eps=EPS, bias_correction=bias_correction)
@@ -43,7 +44,7 @@ def _first_step(g: np.ndarray, beta1: float, beta2: float, bias_correction: bool
 
 def _step_sizes(T: int, beta1: float, beta2: float, bias_correction: bool) -> list[float]:
     """Step lengths / lr over T steps of a constant gradient (dw = 1)."""
-    from .. import optim
+    from ... import optim
 
     w = np.zeros(1)
     opt = optim.Adam([w], lr=LR, beta1=beta1, beta2=beta2, eps=EPS, bias_correction=bias_correction)
@@ -56,9 +57,9 @@ def _step_sizes(T: int, beta1: float, beta2: float, bias_correction: bool) -> li
 
 
 def _train(lr: float, bias_correction: bool, seeds: list[int], steps: int) -> dict:
-    from .. import optim
-    from ..nn import MLP
-    from ..train import evaluate
+    from ... import optim
+    from ...nn import MLP
+    from ...train import evaluate
 
     curves, finals = [], []
     for seed in seeds:
@@ -81,7 +82,7 @@ def _train(lr: float, bias_correction: bool, seeds: list[int], steps: int) -> di
 def run(out: Path, *, quick: bool, seed: int) -> Result:
     from threadpoolctl import threadpool_limits
 
-    from .. import plots
+    from ... import plots
 
     rng = np.random.default_rng(seed)
     # Gradients of every scale, both signs: 1e-3 ... 1e3.
