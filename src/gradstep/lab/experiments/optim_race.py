@@ -17,12 +17,12 @@ shows where each optimizer is at its best.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..._json import jsonable
-from ..base import Result, experiment
+from ..base import Judgement, Result, conclude, experiment
 
 NAME = "optim_race"
 TITLE = "The optimizer race on digits"
@@ -33,6 +33,24 @@ STATED_LR = {"sgd": 0.05, "momentum": 0.05, "rmsprop": 0.001, "adam": 0.001}
 SWEEP = [1, 3, 10]  # multiples of the stated rate
 TARGET = 0.95
 HIDDEN = (128, 64)
+BATCH = 32
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What ``gradstep.compare.grid`` measured: every run, the summary table and the curves."""
+
+    quick: bool
+    seeds: list[int]
+    epochs: int
+    multiples: list[float]  # of the stated rates
+    lrs: dict[str, list[float]]  # by optimizer
+    runs: list[dict]
+    table: list[dict]
+    curves: list[dict]
+
+    def runs_of(self, name: str, lr: float) -> list[dict]:
+        return [r for r in self.runs if r["optimizer"] == name and r["lr"] == lr]
 
 
 def _epochs_to_target(runs: list[dict], epochs: int) -> tuple[float, float, int]:
@@ -53,9 +71,8 @@ def _seconds_to_target(runs: list[dict]) -> float | None:
     return float(np.mean(reached)) if reached else None
 
 
-@experiment(NAME, TITLE, order=10)
-def run(out: Path, *, quick: bool, seed: int) -> Result:
-    from ... import compare, plots
+def measure(*, quick: bool, seed: int) -> Measurement:
+    from ... import compare
 
     n_seeds, epochs = (2, 8) if quick else (5, 15)
     seeds = list(range(seed, seed + n_seeds))
@@ -63,27 +80,19 @@ def run(out: Path, *, quick: bool, seed: int) -> Result:
     lrs = {name: [float(f"{STATED_LR[name] * m:.6g}") for m in multiples] for name in OPTIMIZERS}
     # In this process, one run at a time: worker processes would each pay seconds of imports and kernel
     # compilation, more than a second core saves on 60 short runs, and the timings stay uncontended.
-    jobs = 1
     result = compare.grid(
-        "digits",
-        optimizers=OPTIMIZERS,
-        lrs=lrs,
-        seeds=seeds,
-        epochs=epochs,
-        batch_size=32,
-        hidden=HIDDEN,
-        activation="relu",
-        target_accuracy=TARGET,
-        jobs=jobs,
-    )
+        data="digits", optimizers=OPTIMIZERS, lrs=lrs, seeds=seeds, epochs=epochs, batch_size=BATCH,
+        hidden=HIDDEN, activation="relu", target_accuracy=TARGET, jobs=1,
+    )  # fmt: skip
+    return Measurement(quick, seeds, epochs, multiples, lrs, result.runs, result.rows, result.curves())
 
-    def runs_of(name: str, lr: float) -> list[dict]:
-        return [r for r in result.runs if r["optimizer"] == name and r["lr"] == lr]
 
+def _stated(m: Measurement) -> dict[str, dict]:
+    """Per optimizer, at its stated rate: epochs and seconds to the target over seeds, final accuracies."""
     stated = {}
     for name in OPTIMIZERS:
-        runs = runs_of(name, STATED_LR[name])
-        mean, std, reached = _epochs_to_target(runs, epochs)
+        runs = m.runs_of(name, STATED_LR[name])
+        mean, std, reached = _epochs_to_target(runs, m.epochs)
         stated[name] = {
             "lr": STATED_LR[name],
             "epochs_to_target_mean": mean,
@@ -94,27 +103,25 @@ def run(out: Path, *, quick: bool, seed: int) -> Result:
             "final_val_accuracy_mean": _mean([r["final_val_accuracy"] for r in runs]),
             "test_accuracy_mean": _mean([r["test_accuracy"] for r in runs]),
         }
-    sweep = {}
-    for name in OPTIMIZERS:
-        sweep[name] = []
-        for lr in lrs[name]:
-            mean, std, reached = _epochs_to_target(runs_of(name, lr), epochs)
-            sweep[name].append(
-                {
-                    "lr": lr,
-                    "epochs_to_target_mean": mean,
-                    "epochs_to_target_std": std,
-                    "reached": reached,
-                    "seconds_to_target_mean": _seconds_to_target(runs_of(name, lr)),
-                }
-            )
-    tuned = {
-        name: min(rows, key=lambda r: (r["epochs_to_target_mean"], r["lr"])) for name, rows in sweep.items()
-    }
+    return stated
 
-    gd = stated["sgd"]["epochs_to_target_mean"]
-    faster = {name: stated[name]["epochs_to_target_mean"] < gd for name in OPTIMIZERS[1:]}
-    holds = all(faster.values())
+
+def sweep(m: Measurement) -> dict[str, list[dict]]:
+    """Per optimizer, one row per rate of the sweep: epochs and seconds to the target over seeds."""
+    rows: dict[str, list[dict]] = {}
+    for name in OPTIMIZERS:
+        rows[name] = []
+        for lr in m.lrs[name]:
+            mean, std, reached = _epochs_to_target(m.runs_of(name, lr), m.epochs)
+            rows[name].append({
+                "lr": lr, "epochs_to_target_mean": mean, "epochs_to_target_std": std, "reached": reached,
+                "seconds_to_target_mean": _seconds_to_target(m.runs_of(name, lr)),
+            })  # fmt: skip
+    return rows
+
+
+def _verdict(m: Measurement, stated: dict, tuned: dict, faster: dict) -> str:
+    n_seeds = len(m.seeds)
 
     def said(name: str) -> str:
         s = stated[name]
@@ -132,113 +139,101 @@ def run(out: Path, *, quick: bool, seed: int) -> Result:
         + ". "
         + (f"{' and '.join(slower)} did not need fewer epochs than mini-batch GD. " if slower else "")
     )
-    if not quick:
-        verdict += (
-            "At the best rate of the sweep (1, 3, 10 times the stated one): "
-            + "; ".join(
-                f"{LABELS[n]} {tuned[n]['epochs_to_target_mean']:.1f} epochs at lr {tuned[n]['lr']:g}"
-                for n in OPTIMIZERS
-            )
-            + "."
+    if m.quick:
+        return verdict
+    verdict += (
+        "At the best rate of the sweep (1, 3, 10 times the stated one): "
+        + "; ".join(
+            f"{LABELS[n]} {tuned[n]['epochs_to_target_mean']:.1f} epochs at lr {tuned[n]['lr']:g}"
+            for n in OPTIMIZERS
         )
-        stated_best = min(stated[n]["epochs_to_target_mean"] for n in ("rmsprop", "adam"))
-        tuned_best = min(tuned[n]["epochs_to_target_mean"] for n in ("rmsprop", "adam"))
-        gap, tuned_gap = gd - stated_best, tuned["sgd"]["epochs_to_target_mean"] - tuned_best
-        verdict += (
-            f" Tuned, mini-batch GD's lag behind the faster of RMSprop and Adam went from {gap:.1f} to "
-            f"{tuned_gap:.1f} epochs"
-            + (": it reaches the target about as fast." if tuned_gap <= 0.5 else ".")
-        )
+        + "."
+    )
+    stated_best = min(stated[n]["epochs_to_target_mean"] for n in ("rmsprop", "adam"))
+    tuned_best = min(tuned[n]["epochs_to_target_mean"] for n in ("rmsprop", "adam"))
+    gap = stated["sgd"]["epochs_to_target_mean"] - stated_best
+    tuned_gap = tuned["sgd"]["epochs_to_target_mean"] - tuned_best
+    return verdict + (
+        f" Tuned, mini-batch GD's lag behind the faster of RMSprop and Adam went from {gap:.1f} to "
+        f"{tuned_gap:.1f} epochs" + (": it reaches the target about as fast." if tuned_gap <= 0.5 else ".")
+    )
 
+
+def judge(m: Measurement) -> Judgement:
+    stated, rows = _stated(m), sweep(m)
+    tuned = {name: min(r, key=lambda x: (x["epochs_to_target_mean"], x["lr"])) for name, r in rows.items()}
+    gd = stated["sgd"]["epochs_to_target_mean"]
+    faster = {name: stated[name]["epochs_to_target_mean"] < gd for name in OPTIMIZERS[1:]}
     metrics = {
         "data": "digits",
         "hidden": list(HIDDEN),
-        "batch_size": 32,
-        "epochs": epochs,
-        "seeds": seeds,
+        "batch_size": BATCH,
+        "epochs": m.epochs,
+        "seeds": m.seeds,
         "target_accuracy": TARGET,
         "stated": stated,
         "fewer_epochs_than_gd": faster,
-        "sweep_multiples": multiples,
-        "sweep": sweep,
+        "sweep_multiples": m.multiples,
+        "sweep": rows,
         "tuned": tuned,
-        "table": result.rows,
+        "table": m.table,
     }
+    criterion = (
+        f"On digits (MLP {HIDDEN}, ReLU, He init, batch 32), over {len(m.seeds)} seeds, each optimizer at "
+        "its stated learning rate (gradstep's defaults: 0.05 for GD and momentum, 0.001 for RMSprop and "
+        f"Adam): momentum, RMSprop and Adam each need fewer epochs on average than mini-batch GD to "
+        f"reach {TARGET:.0%} validation accuracy (a run that never reaches it within {m.epochs} epochs "
+        f"counts as {m.epochs + 1})."
+    )
+    verdict = _verdict(m, stated, tuned, faster)
+    return Judgement(CLAIM, criterion, all(faster.values()), verdict, metrics, CAVEAT)
 
-    stated_curves = [c for c in result.curves() if c["lr"] == STATED_LR[c["optimizer"]]]
-    for c in stated_curves:
-        c["label"] = f"{LABELS[c['optimizer']]}, lr {c['lr']:g}"
-    figures = ["race.png"]
-    plots.plot_comparison(
-        stated_curves,
-        out / figures[0],
-        target=TARGET,
-        title=f"digits, MLP {HIDDEN}: validation accuracy, mean ± std over {n_seeds} seeds",
+
+def figures(m: Measurement) -> dict:
+    from ...plots import ComparisonFigure, Line, Panel, PanelFigure
+
+    curves = []
+    for c in m.curves:
+        if c["lr"] == STATED_LR[c["optimizer"]]:
+            curves.append({**c, "label": f"{LABELS[c['optimizer']]}, lr {c['lr']:g}"})
+    title = f"digits, MLP {HIDDEN}: validation accuracy, mean ± std over {len(m.seeds)} seeds"
+    out = {"race.png": ComparisonFigure(curves, target=TARGET, title=title)}
+    if len(m.multiples) == 1:
+        return out
+    rows, x = sweep(m), m.multiples
+    panels = [
+        Panel(title=f"epochs to {TARGET:.0%} validation accuracy", xlabel="learning rate / stated rate",
+              ylabel=f"epochs (mean; never = {m.epochs + 1})", logx=True,
+              lines=[Line(x, [r["epochs_to_target_mean"] for r in rows[n]], marker="o",
+                          label=f"{LABELS[n]} (stated lr {STATED_LR[n]:g})") for n in OPTIMIZERS]),
+        Panel(title="training seconds to the same accuracy", xlabel="learning rate / stated rate",
+              ylabel="seconds (mean of seeds reaching it)", logx=True,
+              lines=[Line(x, [r["seconds_to_target_mean"] for r in rows[n]], marker="o", label=LABELS[n])
+                     for n in OPTIMIZERS]),
+    ]  # fmt: skip
+    out["race_learning_rates.png"] = PanelFigure(
+        panels, title="The race at 1, 3 and 10 times each stated learning rate"
     )
-    if len(multiples) > 1:
-        figures.append("race_learning_rates.png")
-        plots.plot_panels(
-            [
-                {
-                    "title": f"epochs to {TARGET:.0%} validation accuracy",
-                    "xlabel": "learning rate / stated rate",
-                    "ylabel": f"epochs (mean; never = {epochs + 1})",
-                    "logx": True,
-                    "lines": [
-                        {
-                            "x": multiples,
-                            "y": [r["epochs_to_target_mean"] for r in sweep[n]],
-                            "marker": "o",
-                            "label": f"{LABELS[n]} (stated lr {STATED_LR[n]:g})",
-                        }
-                        for n in OPTIMIZERS
-                    ],
-                },
-                {
-                    "title": "training seconds to the same accuracy",
-                    "xlabel": "learning rate / stated rate",
-                    "ylabel": "seconds (mean of seeds reaching it)",
-                    "logx": True,
-                    "lines": [
-                        {
-                            "x": multiples,
-                            "y": [r["seconds_to_target_mean"] for r in sweep[n]],
-                            "marker": "o",
-                            "label": LABELS[n],
-                        }
-                        for n in OPTIMIZERS
-                    ],
-                },
-            ],
-            out / figures[1],
-            title="The race at 1, 3 and 10 times each stated learning rate",
-        )
-    return Result(
-        name=NAME,
-        title=TITLE,
-        claim=(
-            "Mini-batch gradient descent takes many epochs because its steps are noisy and oscillate; "
-            "momentum (V = beta V + (1 - beta) dw), RMSprop and Adam smooth and damp those steps and so "
-            "reach a given accuracy in fewer epochs."
-        ),
-        criterion=(
-            f"On digits (MLP {HIDDEN}, ReLU, He init, batch 32), over {n_seeds} seeds, each optimizer at its "
-            "stated learning rate (gradstep's defaults: 0.05 for GD and momentum, 0.001 for RMSprop and "
-            f"Adam): momentum, RMSprop and Adam each need fewer epochs on average than mini-batch GD to "
-            f"reach {TARGET:.0%} validation accuracy (a run that never reaches it within {epochs} epochs "
-            f"counts as {epochs + 1})."
-        ),
-        holds=bool(holds),
-        verdict=verdict,
-        metrics=jsonable(metrics),
-        figures=figures,
-        caveat=(
-            "The notes' momentum is an average of the gradients, so at the same learning rate it moves as "
-            "far per step as gradient descent on average, and it starts 1 - beta = 10 times slower "
-            "(V_0 = 0): it smooths the path but does not shorten it. The heavy-ball form of PyTorch and "
-            "Keras, V = beta V + dw (gradstep: Momentum(form='heavy_ball')), steps 1/(1 - beta) = 10 times "
-            "further at the same rate, which is where 'momentum is faster' usually comes from. Digits is "
-            "small and well conditioned; a tuned plain gradient descent is competitive on it. Seconds are "
-            "training time only (forward, backward, step), one run at a time in the lab's process."
-        ),
-    )
+    return out
+
+
+@experiment(NAME, TITLE, order=10)
+def run(out: Path, *, quick: bool, seed: int) -> Result:
+    m = measure(quick=quick, seed=seed)
+    return conclude(NAME, TITLE, judge(m), figures(m), out)
+
+
+CLAIM = (
+    "Mini-batch gradient descent takes many epochs because its steps are noisy and oscillate; "
+    "momentum (V = beta V + (1 - beta) dw), RMSprop and Adam smooth and damp those steps and so "
+    "reach a given accuracy in fewer epochs."
+)
+CAVEAT = (
+    "The notes' momentum is an average of the gradients, so at the same learning rate it moves as "
+    "far per step as gradient descent on average, and it starts 1 - beta = 10 times slower "
+    "(V_0 = 0): it smooths the path but does not shorten it. The heavy-ball form of PyTorch and "
+    "Keras, V = beta V + dw (gradstep: Momentum(form='heavy_ball')), steps 1/(1 - beta) = 10 times "
+    "further at the same rate, which is where 'momentum is faster' usually comes from. Digits is "
+    "small and well conditioned; a tuned plain gradient descent is competitive on it. Seconds are "
+    "training time only (forward, backward, step), one run at a time in the lab's process."
+)

@@ -15,12 +15,12 @@ drawn on the Rosenbrock valley.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..._json import jsonable
-from ..base import Result, experiment
+from ..base import Judgement, Result, conclude, experiment
 from ..surfaces import QUADRATIC, ROSENBROCK, contour_panel, quadratic, reach_step, settle_step, trajectory
 
 NAME = "optim_rmsprop"
@@ -42,6 +42,24 @@ ROSENBROCK_LRS = {
     "adam": [1e-2, 3e-2, 0.1],
 }
 COLORS = {"sgd": "C0", "momentum": "C1", "rmsprop": "C2", "adam": "C3"}
+
+
+@dataclass(frozen=True)
+class Measurement:
+    steps: int
+    rosenbrock_steps: int
+    grid: dict[str, list[dict]]  # by optimizer, one run per rate of its grid on QUADRATIC
+    best: dict[str, dict]  # by optimizer: its run that settles at the minimum soonest
+    sweep: dict[str, list[dict]]  # "sgd" and "rmsprop": one run per curvature ratio in CONDITION
+    rosenbrock: dict[str, dict]  # by optimizer: its run that ends closest to Rosenbrock's minimum
+
+    @property
+    def slow_gd(self) -> list[dict]:
+        """Gradient descent at lr <= 1/c: b does not swing past 0."""
+        return [r for r in self.grid["sgd"] if r["lr"] <= 1 / 100]
+
+    def steps_by_condition(self, name: str) -> list[float]:
+        return [_inf(r["steps_to_minimum"]) for r in self.sweep[name]]
 
 
 def _quadratic_run(surface, name: str, lr: float, steps: int, *, stop_at_minimum: bool = False) -> dict:
@@ -93,10 +111,7 @@ def _strip(r: dict) -> dict:
     return {k: v for k, v in r.items() if k != "path"}
 
 
-@experiment(NAME, TITLE, order=8)
-def run(out: Path, *, quick: bool, seed: int) -> Result:
-    from ... import plots
-
+def measure(*, quick: bool, seed: int) -> Measurement:
     # Deterministic surfaces from fixed starts: the seed changes nothing here.
     steps = 400 if quick else 800
     rosen_steps = 800 if quick else 1500
@@ -105,9 +120,6 @@ def run(out: Path, *, quick: bool, seed: int) -> Result:
         for name, (_, lrs) in OPTIMIZERS.items()
     }
     best = {name: _best(runs) for name, runs in grid.items()}
-    gd, rms = best["sgd"], best["rmsprop"]
-    slow_gd = [r for r in grid["sgd"] if r["lr"] <= 1 / 100]  # lr <= 1/c: b does not swing past 0
-
     # Gradient descent at its optimal rate against RMSprop at its rate above, as c/a grows.
     sweep = {"sgd": [], "rmsprop": []}
     for c in CONDITION:
@@ -115,31 +127,38 @@ def run(out: Path, *, quick: bool, seed: int) -> Result:
         # Gradient descent at 2/(1 + c) shrinks the distance by 1 - 2/(1 + c) per step: allow 1.5 x that.
         gd_steps = int(1.5 * (1 + c) / 2 * np.log(np.hypot(*surface.start) / TOL)) + 50
         sweep["sgd"].append(_quadratic_run(surface, "sgd", 2 / (1 + c), gd_steps, stop_at_minimum=True))
-        sweep["rmsprop"].append(_quadratic_run(surface, "rmsprop", rms["lr"], steps, stop_at_minimum=True))
-    gd_c = [_inf(r["steps_to_minimum"]) for r in sweep["sgd"]]
-    rms_c = [_inf(r["steps_to_minimum"]) for r in sweep["rmsprop"]]
-
+        sweep["rmsprop"].append(
+            _quadratic_run(surface, "rmsprop", best["rmsprop"]["lr"], steps, stop_at_minimum=True)
+        )
     rosen = {
         name: min((_rosenbrock_run(name, lr, rosen_steps) for lr in lrs), key=lambda r: r["final_distance"])
         for name, lrs in ROSENBROCK_LRS.items()
     }
-    g0 = QUADRATIC.grad(np.array(QUADRATIC.start))
-    gradient_ratio = float(abs(g0[1] / g0[0]))
+    return Measurement(steps, rosen_steps, grid, best, sweep, rosen)
 
-    holds = (
-        _inf(rms["steps_to_minimum"]) < min(_inf(r["steps_to_minimum"]) for r in grid["sgd"])
-        and _inf(rms["steps_w_to_optimum"]) < min(_inf(r["steps_w_to_optimum"]) for r in grid["sgd"])
+
+def _holds(m: Measurement) -> bool:
+    gd, rms, sgd_grid = m.best["sgd"], m.best["rmsprop"], m.grid["sgd"]
+    gd_c, rms_c = m.steps_by_condition("sgd"), m.steps_by_condition("rmsprop")
+    return (
+        _inf(rms["steps_to_minimum"]) < min(_inf(r["steps_to_minimum"]) for r in sgd_grid)
+        and _inf(rms["steps_w_to_optimum"]) < min(_inf(r["steps_w_to_optimum"]) for r in sgd_grid)
         and gd["b_overshoot"] >= 0.5
         and rms["b_overshoot"] <= 0.1 * gd["b_overshoot"]
         and 1 / 3 <= rms["early_step_ratio_b_over_w"] <= 3
         and max(rms_c) <= 1.1 * min(rms_c)
         and gd_c[-1] >= 50 * gd_c[0]
     )
-    verdict = (
+
+
+def _verdict(m: Measurement, gradient_ratio: float) -> str:
+    gd, rms, best, steps = m.best["sgd"], m.best["rmsprop"], m.best, m.steps
+    gd_c, rms_c = m.steps_by_condition("sgd"), m.steps_by_condition("rmsprop")
+    return (
         f"At the start db/dw = {gradient_ratio:.0f}. Gradient descent at its fastest rate ({gd['lr']:.4g}) "
         f"reached the minimum (within {TOL}) after {gd['steps_to_minimum']} steps, b swinging back "
         f"{100 * gd['b_overshoot']:.0f}% of its starting distance past its optimum at every step; rates that "
-        f"keep b on one side took {' and '.join(_count(r['steps_to_minimum'], steps) for r in slow_gd)} "
+        f"keep b on one side took {' and '.join(_count(r['steps_to_minimum'], steps) for r in m.slow_gd)} "
         f"steps. RMSprop (lr {rms['lr']:g}) took {rms['steps_to_minimum']} steps (w: "
         f"{rms['steps_w_to_optimum']}, against {gd['steps_w_to_optimum']}), b overshot by "
         f"{100 * rms['b_overshoot']:.1f}% and its early steps in b and w were "
@@ -150,145 +169,109 @@ def run(out: Path, *, quick: bool, seed: int) -> Result:
         f"{best['momentum']['steps_to_minimum']} steps (lr {best['momentum']['lr']:g}), Adam in "
         f"{best['adam']['steps_to_minimum']} (lr {best['adam']['lr']:g})."
     )
+
+
+def judge(m: Measurement) -> Judgement:
+    g0 = QUADRATIC.grad(np.array(QUADRATIC.start))
+    gradient_ratio = float(abs(g0[1] / g0[0]))
     metrics = {
         "surface": "f(w, b) = 0.5 * (w^2 + c * b^2), c = 100",
         "start": list(QUADRATIC.start),
         "tolerance": TOL,
-        "steps": steps,
+        "steps": m.steps,
         "initial_gradient_ratio_db_over_dw": gradient_ratio,
-        "grid": {name: [_strip(r) for r in runs] for name, runs in grid.items()},
-        "best": {name: _strip(r) for name, r in best.items()},
+        "grid": {name: [_strip(r) for r in runs] for name, runs in m.grid.items()},
+        "best": {name: _strip(r) for name, r in m.best.items()},
         "condition_numbers": CONDITION,
-        "condition_sweep": {name: [_strip(r) for r in runs] for name, runs in sweep.items()},
-        "gd_steps_by_condition": gd_c,
-        "rmsprop_steps_by_condition": rms_c,
-        "rosenbrock_steps": rosen_steps,
+        "condition_sweep": {name: [_strip(r) for r in runs] for name, runs in m.sweep.items()},
+        "gd_steps_by_condition": m.steps_by_condition("sgd"),
+        "rmsprop_steps_by_condition": m.steps_by_condition("rmsprop"),
+        "rosenbrock_steps": m.rosenbrock_steps,
         "rosenbrock_best": {
-            n: {"lr": r["lr"], "final_distance_to_minimum": r["final_distance"]} for n, r in rosen.items()
+            n: {"lr": r["lr"], "final_distance_to_minimum": r["final_distance"]}
+            for n, r in m.rosenbrock.items()
         },
     }
+    return Judgement(CLAIM, CRITERION, _holds(m), _verdict(m, gradient_ratio), metrics, CAVEAT)
 
-    def paths(runs: dict, limit: int) -> list[dict]:
-        return [
-            {
-                "xy": r["path"][: limit + 1].tolist(),
-                "label": f"{OPTIMIZERS[n][0]}, lr {r['lr']:.3g}",
-                "color": COLORS[n],
-            }
-            for n, r in runs.items()
-        ]
 
-    shown = int(max(min(_inf(r["steps_to_minimum"]), steps) for r in best.values()))
-    fig_paths = "rmsprop_paths.png"
-    plots.plot_paths(
-        [
-            contour_panel(
-                QUADRATIC, paths(best, shown), title=f"f = (w^2 + 100 b^2) / 2, first {shown} steps"
-            ),
-            contour_panel(
-                ROSENBROCK,
-                paths(rosen, rosen_steps),
-                log_levels=True,
-                title=f"Rosenbrock, {rosen_steps} steps",
-            ),
-        ],
-        out / fig_paths,
-        title="Paths of gradient descent, momentum, RMSprop and Adam, each at the best rate of a small grid",
-    )
-    fig_steps = "rmsprop_coordinates.png"
-    horizon = min(max(int(_inf(gd["steps_to_minimum"])), int(_inf(rms["steps_to_minimum"]))) + 20, steps)
+def _paths_figure(m: Measurement):
+    from ...plots import ContourFigure, Trajectory
+
+    def paths(runs: dict, limit: int) -> list:
+        return [Trajectory(r["path"][: limit + 1].tolist(), label=f"{OPTIMIZERS[n][0]}, lr {r['lr']:.3g}",
+                           color=COLORS[n]) for n, r in runs.items()]  # fmt: skip
+
+    shown = int(max(min(_inf(r["steps_to_minimum"]), m.steps) for r in m.best.values()))
+    rosen = m.rosenbrock_steps
+    panels = [
+        contour_panel(QUADRATIC, paths(m.best, shown), title=f"f = (w^2 + 100 b^2) / 2, first {shown} steps"),
+        contour_panel(ROSENBROCK, paths(m.rosenbrock, rosen), log_levels=True,
+                      title=f"Rosenbrock, {rosen} steps"),
+    ]  # fmt: skip
+    title = "Paths of gradient descent, momentum, RMSprop and Adam, each at the best rate of a small grid"
+    return ContourFigure(panels, title=title)
+
+
+def _coordinates_figure(m: Measurement):
+    from ...plots import HLine, Line, Panel, PanelFigure
+
+    best, gd, rms, slow = m.best, m.best["sgd"], m.best["rmsprop"], m.slow_gd[-1]
+    horizon = min(max(int(_inf(gd["steps_to_minimum"])), int(_inf(rms["steps_to_minimum"]))) + 20, m.steps)
     t = list(range(horizon + 1))
 
-    def coordinate(i: int) -> list[dict]:
-        return [
-            {
-                "x": t,
-                "y": best[n]["path"][: horizon + 1, i].tolist(),
-                "color": COLORS[n],
-                "label": f"{OPTIMIZERS[n][0]}, lr {best[n]['lr']:.3g}",
-            }
-            for n in ("sgd", "rmsprop")
-        ] + [
-            {
-                "x": t,
-                "y": slow_gd[-1]["path"][: horizon + 1, i].tolist(),
-                "color": "C0",
-                "linestyle": ":",
-                "label": f"gradient descent, lr {slow_gd[-1]['lr']:g}",
-            }
-        ]
+    def coordinate(i: int) -> list:
+        return [Line(t, best[n]["path"][: horizon + 1, i].tolist(), color=COLORS[n],
+                     label=f"{OPTIMIZERS[n][0]}, lr {best[n]['lr']:.3g}") for n in ("sgd", "rmsprop")] + [
+            Line(t, slow["path"][: horizon + 1, i].tolist(), color="C0", linestyle=":",
+                 label=f"gradient descent, lr {slow['lr']:g}")]  # fmt: skip
 
-    plots.plot_panels(
-        [
-            {
-                "title": "b, the steep direction",
-                "xlabel": "step",
-                "ylabel": "b",
-                "lines": coordinate(1),
-                "hlines": [{"y": 0.0}],
-            },
-            {
-                "title": "w, the flat direction",
-                "xlabel": "step",
-                "ylabel": "w",
-                "lines": coordinate(0),
-                "hlines": [{"y": 0.0}],
-            },
-            {
-                "title": f"steps to reach the minimum (within {TOL})",
-                "xlabel": "curvature ratio c / a",
-                "ylabel": "steps",
-                "logx": True,
-                "logy": True,
-                "lines": [
-                    {
-                        "x": CONDITION,
-                        "y": gd_c,
-                        "label": "gradient descent, lr 2/(a + c)",
-                        "marker": "o",
-                        "color": COLORS["sgd"],
-                    },
-                    {
-                        "x": CONDITION,
-                        "y": rms_c,
-                        "label": f"RMSprop, lr {rms['lr']:g}",
-                        "marker": "o",
-                        "color": COLORS["rmsprop"],
-                    },
-                ],
-            },
-        ],
-        out / fig_steps,
-        title="f = (a w^2 + c b^2) / 2: each coordinate over time (c/a = 100), and the cost of c/a",
-    )
-    return Result(
-        name=NAME,
-        title=TITLE,
-        claim=(
-            "When the gradient in one direction dwarfs the other (db >> dw), gradient descent oscillates "
-            "in b. RMSprop keeps S = beta S + (1 - beta) dw^2 per coordinate and steps "
-            "lr * dw / sqrt(S + eps): S_db > S_dw, so b's steps are damped and w's enlarged, and w reaches "
-            "its optimal value faster."
-        ),
-        criterion=(
-            f"On f = (w^2 + 100 b^2) / 2 from (-3, 1), each optimizer at the best rate of its grid (gradient "
-            f"descent's grid ends at its optimal 2/(a + c)): RMSprop reaches the minimum (within {TOL}), and "
-            "w its optimum, in fewer steps than gradient descent at any of its rates; at its best rate "
-            "gradient descent's b swings back past the optimum by at least 50% of its starting distance "
-            "while RMSprop's overshoot is under a tenth of that; RMSprop's early steps in b and w are within "
-            "a factor 3 of each other. As c/a goes 10, 100, 1000, RMSprop's step count changes by less than "
-            "10% while gradient descent's (at 2/(a + c)) grows at least 50-fold."
-        ),
-        holds=bool(holds),
-        verdict=verdict,
-        metrics=jsonable(metrics),
-        figures=[fig_paths, fig_steps],
-        caveat=(
-            "With a constant learning rate RMSprop does not converge exactly: near the minimum its steps "
-            "stay about lr long (it behaves like sign descent), so it circles the minimum at about that "
-            "distance, and staying within a tolerance takes a rate below it or a decaying rate; at c/a = 100 "
-            "it stays at the minimum hardly sooner than gradient descent. Its advantage is that the step "
-            "count does not depend on c/a. On the Rosenbrock valley, whose steep direction turns along the "
-            "way, compare the paths in the figure and rosenbrock_best."
-        ),
-    )
+    panels = [
+        Panel(title="b, the steep direction", xlabel="step", ylabel="b", lines=coordinate(1),
+              hlines=[HLine(0.0)]),
+        Panel(title="w, the flat direction", xlabel="step", ylabel="w", lines=coordinate(0),
+              hlines=[HLine(0.0)]),
+        Panel(title=f"steps to reach the minimum (within {TOL})", xlabel="curvature ratio c / a",
+              ylabel="steps", logx=True, logy=True,
+              lines=[Line(CONDITION, m.steps_by_condition("sgd"), label="gradient descent, lr 2/(a + c)",
+                          marker="o", color=COLORS["sgd"]),
+                     Line(CONDITION, m.steps_by_condition("rmsprop"), label=f"RMSprop, lr {rms['lr']:g}",
+                          marker="o", color=COLORS["rmsprop"])]),
+    ]  # fmt: skip
+    title = "f = (a w^2 + c b^2) / 2: each coordinate over time (c/a = 100), and the cost of c/a"
+    return PanelFigure(panels, title=title)
+
+
+def figures(m: Measurement) -> dict:
+    return {"rmsprop_paths.png": _paths_figure(m), "rmsprop_coordinates.png": _coordinates_figure(m)}
+
+
+@experiment(NAME, TITLE, order=8)
+def run(out: Path, *, quick: bool, seed: int) -> Result:
+    m = measure(quick=quick, seed=seed)
+    return conclude(NAME, TITLE, judge(m), figures(m), out)
+
+
+CLAIM = (
+    "When the gradient in one direction dwarfs the other (db >> dw), gradient descent oscillates "
+    "in b. RMSprop keeps S = beta S + (1 - beta) dw^2 per coordinate and steps "
+    "lr * dw / sqrt(S + eps): S_db > S_dw, so b's steps are damped and w's enlarged, and w reaches "
+    "its optimal value faster."
+)
+CRITERION = (
+    f"On f = (w^2 + 100 b^2) / 2 from (-3, 1), each optimizer at the best rate of its grid (gradient "
+    f"descent's grid ends at its optimal 2/(a + c)): RMSprop reaches the minimum (within {TOL}), and "
+    "w its optimum, in fewer steps than gradient descent at any of its rates; at its best rate "
+    "gradient descent's b swings back past the optimum by at least 50% of its starting distance "
+    "while RMSprop's overshoot is under a tenth of that; RMSprop's early steps in b and w are within "
+    "a factor 3 of each other. As c/a goes 10, 100, 1000, RMSprop's step count changes by less than "
+    "10% while gradient descent's (at 2/(a + c)) grows at least 50-fold."
+)
+CAVEAT = (
+    "With a constant learning rate RMSprop does not converge exactly: near the minimum its steps "
+    "stay about lr long (it behaves like sign descent), so it circles the minimum at about that "
+    "distance, and staying within a tolerance takes a rate below it or a decaying rate; at c/a = 100 "
+    "it stays at the minimum hardly sooner than gradient descent. Its advantage is that the step "
+    "count does not depend on c/a. On the Rosenbrock valley, whose steep direction turns along the "
+    "way, compare the paths in the figure and rosenbrock_best."
+)
