@@ -86,11 +86,34 @@ def test_drift_factor_and_geometric_mean():
     assert common.geometric_mean([[1.0, 100.0], [100.0, 1.0]]) == pytest.approx([10.0, 10.0])
 
 
-def test_jsonable_turns_numpy_and_non_finite_values_into_strict_json():
-    value = {"a": np.float32(1.5), "b": np.arange(3), "c": (np.int64(2), np.bool_(True)), "d": float("nan")}
-    out = common.jsonable(value)
-    assert out == {"a": 1.5, "b": [0, 1, 2], "c": [2, True], "d": None}
-    json.dumps(out, allow_nan=False)
+def test_saturation_depends_on_the_activation():
+    a = np.array([[-0.995, 0.0, 0.5, 0.995], [0.2, 0.3, 0.4, 0.1]])
+    assert common.saturated_fraction(a, "tanh") == pytest.approx(2 / 8)  # |a| > 0.99
+    s = np.array([[0.005, 0.5, 0.995, 0.98], [0.5, 0.5, 0.5, 0.0]])
+    assert common.saturated_fraction(s, "sigmoid") == pytest.approx(3 / 8)  # a < 0.01 or a > 0.99
+    assert common.saturated_fraction(s, "tanh") == pytest.approx(1 / 8)
+    assert common.saturated_fraction(a, "relu") is None  # ReLU has no flat tail to saturate in
+    assert common.saturated_fraction(a, "linear") is None
+
+
+def test_dead_fraction_counts_units_that_are_zero_on_every_row():
+    A = np.array([[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 2.0, 0.0]])
+    assert common.dead_fraction(A) == 0.5
+
+
+def test_layer_scales_measures_sigmoid_saturation_in_its_own_range():
+    from gradstep import init
+    from gradstep.nn import MLP
+
+    data = common.digits(0)
+    X = data.X_train[:64]
+    large = init.get("variance_scaling", scale=50.0, mode="fan_in", distribution="normal")
+    model = MLP((64, 16, 10), activation="sigmoid", init=large, rng=0)
+    scales = common.layer_scales(model, X)
+    A = model.activations[0]
+    expected = float(((A < 0.01) | (A > 0.99)).mean())
+    assert 0 < expected < 1 and scales["saturated_fraction"] == [pytest.approx(expected)]
+    assert common.layer_scales(MLP((64, 16, 10), activation="relu", rng=0), X)["saturated_fraction"] == [None]
 
 
 def test_layer_scales_reports_one_value_per_hidden_layer():
@@ -123,7 +146,7 @@ def test_train_steps_takes_exactly_the_steps_asked_across_epochs():
 
 def test_distinct_units_and_width_one_folding():
     from gradstep import init
-    from gradstep.lab.init_symmetry import collapse_to_width_one, distinct_units
+    from gradstep.lab.experiments.init_symmetry import collapse_to_width_one, distinct_units
     from gradstep.nn import MLP
 
     A = np.array([[1.0, 1.0, 2.0], [3.0, 3.0, 0.0]])
@@ -137,10 +160,43 @@ def test_distinct_units_and_width_one_folding():
 
 
 def test_mean_unit_correlation():
-    from gradstep.lab.init_uniform_range import mean_unit_correlation
+    from gradstep.lab.experiments.init_uniform_range import mean_unit_correlation
 
     rng = np.random.default_rng(0)
     common_mode = rng.normal(size=(500, 1))
     assert mean_unit_correlation(common_mode + 0.01 * rng.normal(size=(500, 20))) > 0.99
     assert abs(mean_unit_correlation(rng.normal(size=(500, 20)))) < 0.05
     assert mean_unit_correlation(np.zeros((10, 5))) is None  # no unit varies
+
+
+# -- the shape of an experiment ----------------------------------------------------------------------
+
+
+def test_every_experiment_module_measures_judges_and_draws_in_three_functions():
+    import dataclasses
+    import importlib
+
+    for exp in registry():
+        module = importlib.import_module(exp.fn.__module__)
+        assert module.__name__ == f"gradstep.lab.experiments.{exp.name}"
+        for step in ("measure", "judge", "figures"):
+            assert callable(getattr(module, step, None)), f"{exp.name} has no {step}()"
+        assert dataclasses.is_dataclass(module.Measurement), f"{exp.name}: Measurement is not a dataclass"
+        assert module.Measurement.__dataclass_params__.frozen
+
+
+def test_figures_are_typed_records_drawn_by_plots(tmp_path):
+    from gradstep import plots
+    from gradstep.lab.experiments import init_fan
+
+    m = init_fan.measure(quick=True, seed=0)
+    judgement = init_fan.judge(m)
+    assert judgement.holds and "slope" in judgement.verdict
+    figures = init_fan.figures(m)
+    assert list(figures) == ["variance_vs_fan.png"]
+    figure = figures["variance_vs_fan.png"]
+    assert isinstance(figure, plots.PanelFigure)
+    assert all(isinstance(line, plots.Line) for panel in figure.panels for line in panel.lines)
+    assert_png(plots.draw(figure, tmp_path / "fig.png"))
+    with pytest.raises(TypeError, match="PanelFigure"):
+        plots.draw({"panels": []}, tmp_path / "dict.png")

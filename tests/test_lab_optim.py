@@ -91,7 +91,7 @@ def test_minibatch_noise_follows_one_over_b(results):
 
 def test_per_example_gradients_from_the_gram_route_match_single_row_backward():
     from gradstep.lab.common import digits
-    from gradstep.lab.optim_minibatch_noise import _gram
+    from gradstep.lab.experiments.optim_minibatch_noise import _gram
     from gradstep.nn import MLP
 
     data = digits(0)
@@ -162,7 +162,7 @@ def test_adam_bias_metrics(results):
 
 
 def test_rmsprop_first_step_equalizes_the_coordinates():
-    from gradstep.lab.optim_paths import QUADRATIC, trajectory
+    from gradstep.lab.surfaces import QUADRATIC, trajectory
 
     path, diverged = trajectory(QUADRATIC, "rmsprop", 0.01, 1, beta=0.9)
     step = np.abs(path[1] - path[0])
@@ -185,7 +185,7 @@ def test_rmsprop_metrics(results):
 
 
 def test_settle_and_reach_steps():
-    from gradstep.lab.optim_paths import reach_step, settle_step
+    from gradstep.lab.surfaces import reach_step, settle_step
 
     d = np.array([5.0, 0.5, 2.0, 0.4, 0.3])
     assert reach_step(d, 1.0) == 1 and settle_step(d, 1.0) == 3

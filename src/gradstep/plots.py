@@ -1,11 +1,39 @@
-"""Figures. The only module that imports matplotlib, and only inside functions (Agg backend, no screen)."""
+"""Figures. The only module that imports matplotlib, and only inside functions (Agg backend, no screen).
+
+Besides the training curves (:func:`plot_history`, :func:`plot_comparison`), it draws figures described
+as data by small frozen records, the lab's figures (``gradstep.lab``): a :class:`PanelFigure` of side-by-
+side :class:`Panel` s holding :class:`Line`, :class:`Hist`, :class:`Image`, :class:`HLine` and
+:class:`VLine` records; a :class:`ContourFigure` of :class:`Contour` panels with optimizer
+:class:`Trajectory` s; a :class:`ComparisonFigure` of ``gradstep.compare`` curves. :func:`draw` draws any of
+them. Building a record imports nothing heavy; only drawing imports matplotlib.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["plot_history", "new_figure", "save"]
+__all__ = [
+    "plot_history",
+    "plot_comparison",
+    "new_figure",
+    "save",
+    "Line",
+    "Hist",
+    "Image",
+    "HLine",
+    "VLine",
+    "Panel",
+    "PanelFigure",
+    "Trajectory",
+    "Contour",
+    "ContourFigure",
+    "ComparisonFigure",
+    "Figure",
+    "draw",
+]
 
 
 def _plt():
@@ -90,64 +118,197 @@ def plot_comparison(
     return save(fig, path)
 
 
-def plot_panels(panels: list[dict[str, Any]], path: str | Path, *, title: str = "", ncols: int = 0) -> Path:
-    """Side-by-side panels described as data, the lab's figures (``gradstep.lab``).
+# -- figures described as data --------------------------------------------------------------------------
 
-    Each panel is a dict with optional keys ``title``, ``xlabel``, ``ylabel``, ``logx``, ``logy`` and
-    what to draw in it:
 
-    - ``lines``: a list of ``{"x", "y", "label"}`` plus any ``Axes.plot`` keyword (``linestyle``,
-      ``marker``, ``color``); None in ``y`` is a gap;
-    - ``hists``: a list of ``{"values", "label"}`` plus ``Axes.hist`` keywords (``bins``, ``alpha``);
-    - ``image``: ``{"array"}`` plus ``Axes.imshow`` keywords, drawn with a colorbar;
-    - ``hlines`` / ``vlines``: a list of ``{"y"}`` / ``{"x"}`` plus ``label`` and line keywords.
+@dataclass(frozen=True)
+class Line:
+    """``y`` against ``x`` (None in ``y`` is a gap); unset styles are matplotlib's."""
 
-    ``ncols`` (default: all panels in one row) wraps the panels into rows.
+    x: Sequence[float]
+    y: Sequence[float | None]
+    label: str | None = None
+    color: str | None = None
+    linestyle: str | None = None
+    marker: str | None = None
+    markersize: float | None = None
+    linewidth: float | None = None
+
+
+@dataclass(frozen=True)
+class Hist:
+    """A histogram of ``values`` (any shape; flattened)."""
+
+    values: Any
+    label: str | None = None
+    bins: int | Sequence[float] = 40
+    alpha: float = 0.55
+    color: str | None = None
+    density: bool | None = None
+    histtype: str | None = None
+
+
+@dataclass(frozen=True)
+class Image:
+    """A 2-D array drawn as a heat map with a colorbar."""
+
+    array: Any
+
+
+@dataclass(frozen=True)
+class HLine:
+    """A horizontal reference line at ``y``."""
+
+    y: float
+    label: str | None = None
+    color: str = "black"
+    linestyle: str = ":"
+    linewidth: float = 1.0
+
+
+@dataclass(frozen=True)
+class VLine:
+    """A vertical reference line at ``x``."""
+
+    x: float
+    label: str | None = None
+    color: str = "black"
+    linestyle: str = ":"
+    linewidth: float = 1.0
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One set of axes: what to draw in it, its labels and which axes are logarithmic."""
+
+    title: str = ""
+    xlabel: str = ""
+    ylabel: str = ""
+    logx: bool = False
+    logy: bool = False
+    lines: Sequence[Line] = ()
+    hists: Sequence[Hist] = ()
+    image: Image | None = None
+    hlines: Sequence[HLine] = ()
+    vlines: Sequence[VLine] = ()
+
+
+@dataclass(frozen=True)
+class PanelFigure:
+    """Panels side by side; ``ncols`` (default: all in one row) wraps them into rows."""
+
+    panels: Sequence[Panel]
+    title: str = ""
+    ncols: int = 0
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """An optimizer's path ``[[x, y], ...]`` over a contour plot; its last point is marked."""
+
+    xy: Any
+    label: str | None = None
+    color: str | None = None
+
+
+@dataclass(frozen=True)
+class Contour:
+    """Contours of ``z`` (``len(y) x len(x)``) over the grids ``x`` and ``y``, with paths drawn over them.
+
+    ``levels`` (default: 20 automatic ones) are the contour levels; ``optimum`` is marked with a star.
     """
+
+    x: Sequence[float]
+    y: Sequence[float]
+    z: Any
+    levels: Sequence[float] | None = None
+    paths: Sequence[Trajectory] = ()
+    optimum: Sequence[float] | None = None
+    title: str = ""
+    xlabel: str = ""
+    ylabel: str = ""
+    legend_loc: str = "best"
+
+
+@dataclass(frozen=True)
+class ContourFigure:
+    """Contour panels side by side, one per function."""
+
+    panels: Sequence[Contour]
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class ComparisonFigure:
+    """:func:`plot_comparison` of ``curves`` (the dicts of ``gradstep.compare``)."""
+
+    curves: Sequence[dict[str, Any]]
+    target: float | None = None
+    title: str = ""
+
+
+Figure = PanelFigure | ContourFigure | ComparisonFigure
+
+
+def draw(figure: Figure, path: str | Path) -> Path:
+    """Draw ``figure`` (any of the figure records) into the PNG file ``path``."""
+    if isinstance(figure, PanelFigure):
+        return plot_panels(figure.panels, path, title=figure.title, ncols=figure.ncols)
+    if isinstance(figure, ContourFigure):
+        return plot_paths(figure.panels, path, title=figure.title)
+    if isinstance(figure, ComparisonFigure):
+        return plot_comparison(list(figure.curves), path, target=figure.target, title=figure.title)
+    raise TypeError(f"draw() takes a PanelFigure, ContourFigure or ComparisonFigure; got {type(figure)}")
+
+
+def _style(**kw) -> dict[str, Any]:
+    """The keywords that are set: an unset style leaves matplotlib's default (or its cycle) in place."""
+    return {k: v for k, v in kw.items() if v is not None}
+
+
+def _draw_panel(fig, ax, panel: Panel) -> None:
     import numpy as np
     from matplotlib.ticker import MaxNLocator
 
+    for s in panel.lines:
+        y = np.array([np.nan if v is None else v for v in s.y], dtype=float)
+        ax.plot(s.x, y, **_style(label=s.label, color=s.color, linestyle=s.linestyle, marker=s.marker,
+                                 markersize=s.markersize, linewidth=s.linewidth))  # fmt: skip
+    for s in panel.hists:
+        ax.hist(np.asarray(s.values, dtype=float).ravel(), bins=s.bins, alpha=s.alpha,
+                **_style(label=s.label, color=s.color, density=s.density, histtype=s.histtype))  # fmt: skip
+    if panel.image is not None:
+        image = ax.imshow(np.asarray(panel.image.array, dtype=float), aspect="auto", cmap="viridis",
+                          interpolation="nearest")  # fmt: skip
+        fig.colorbar(image, ax=ax)
+    for s in panel.hlines:
+        ax.axhline(s.y, **_style(color=s.color, linestyle=s.linestyle, linewidth=s.linewidth, label=s.label))
+    for s in panel.vlines:
+        ax.axvline(s.x, **_style(color=s.color, linestyle=s.linestyle, linewidth=s.linewidth, label=s.label))
+    if panel.logx:
+        ax.set_xscale("log")
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=6))  # no crowded tick labels in narrow panels
+    if panel.logy:
+        ax.set_yscale("log")
+    ax.set_title(panel.title, fontsize=10)
+    ax.set_xlabel(panel.xlabel)
+    ax.set_ylabel(panel.ylabel)
+    if panel.image is None:
+        ax.grid(alpha=0.3)
+    labelled = [s.label for group in (panel.lines, panel.hists, panel.hlines, panel.vlines) for s in group]
+    if any(label is not None for label in labelled):
+        ax.legend(fontsize=7)
+
+
+def plot_panels(panels: Sequence[Panel], path: str | Path, *, title: str = "", ncols: int = 0) -> Path:
+    """:class:`Panel` s side by side, ``ncols`` to a row (default: all in one row)."""
     ncols = ncols or len(panels)
     nrows = -(-len(panels) // ncols)
     fig, axes = new_figure(ncols, nrows, width=4.6, height=3.6)
     flat = [ax for row in axes for ax in row]
     for ax, panel in zip(flat, panels, strict=False):
-        legend = False
-        for spec in panel.get("lines", []):
-            kw = {k: v for k, v in spec.items() if k not in ("x", "y")}
-            y = np.array([np.nan if v is None else v for v in spec["y"]], dtype=float)
-            ax.plot(spec.get("x", np.arange(1, len(y) + 1)), y, **kw)
-            legend |= "label" in spec
-        for spec in panel.get("hists", []):
-            kw = {"bins": 40, "alpha": 0.55, **{k: v for k, v in spec.items() if k != "values"}}
-            ax.hist(np.asarray(spec["values"], dtype=float).ravel(), **kw)
-            legend |= "label" in spec
-        if "image" in panel:
-            spec = panel["image"]
-            kw = {"aspect": "auto", "cmap": "viridis", "interpolation": "nearest"}
-            kw |= {k: v for k, v in spec.items() if k != "array"}
-            fig.colorbar(ax.imshow(np.asarray(spec["array"], dtype=float), **kw), ax=ax)
-        for spec in panel.get("hlines", []):
-            kw = {"color": "black", "linestyle": ":", "linewidth": 1.0}
-            ax.axhline(spec["y"], **(kw | {k: v for k, v in spec.items() if k != "y"}))
-            legend |= "label" in spec
-        for spec in panel.get("vlines", []):
-            kw = {"color": "black", "linestyle": ":", "linewidth": 1.0}
-            ax.axvline(spec["x"], **(kw | {k: v for k, v in spec.items() if k != "x"}))
-            legend |= "label" in spec
-        if not panel.get("logx"):
-            ax.xaxis.set_major_locator(MaxNLocator(nbins=6))  # no crowded tick labels in narrow panels
-        if panel.get("logx"):
-            ax.set_xscale("log")
-        if panel.get("logy"):
-            ax.set_yscale("log")
-        ax.set_title(panel.get("title", ""), fontsize=10)
-        ax.set_xlabel(panel.get("xlabel", ""))
-        ax.set_ylabel(panel.get("ylabel", ""))
-        if "image" not in panel:
-            ax.grid(alpha=0.3)
-        if legend:
-            ax.legend(fontsize=7)
+        _draw_panel(fig, ax, panel)
     for ax in flat[len(panels) :]:
         ax.set_visible(False)
     if title:
@@ -155,39 +316,28 @@ def plot_panels(panels: list[dict[str, Any]], path: str | Path, *, title: str = 
     return save(fig, path)
 
 
-__all__ += ["plot_panels"]
-
-
-def plot_paths(panels: list[dict[str, Any]], path: str | Path, *, title: str = "") -> Path:
-    """Optimizer paths over the contours of 2-D functions, one panel per function.
-
-    Each panel is a dict: ``x``, ``y`` (1-D grids) and ``z`` (``len(y) x len(x)`` values) for the
-    contours, ``levels`` (optional contour levels; log-spaced levels suit valleys), ``paths`` (a list of
-    ``{"xy": [[x, y], ...], "label"}`` plus ``Axes.plot`` keywords), ``optimum`` (optional ``[x, y]``),
-    ``title``, ``xlabel``, ``ylabel``.
-    """
+def plot_paths(panels: Sequence[Contour], path: str | Path, *, title: str = "") -> Path:
+    """Optimizer paths over the contours of 2-D functions, one :class:`Contour` panel per function."""
     import numpy as np
 
     fig, axes = new_figure(len(panels), width=5.4, height=4.4)
     for ax, panel in zip(axes[0], panels, strict=True):
-        z = np.asarray(panel["z"], dtype=float)
-        levels = panel.get("levels")
-        ax.contour(panel["x"], panel["y"], z, levels=levels if levels is not None else 20,
+        levels = panel.levels if panel.levels is not None else 20
+        ax.contour(panel.x, panel.y, np.asarray(panel.z, dtype=float), levels=levels,
                    colors="gray", linewidths=0.6, alpha=0.7)  # fmt: skip
-        for spec in panel.get("paths", []):
-            xy = np.asarray(spec["xy"], dtype=float)
-            kw = {"linewidth": 1.2, "marker": ".", "markersize": 2.5}
-            kw |= {k: v for k, v in spec.items() if k != "xy"}
+        for s in panel.paths:
+            xy = np.asarray(s.xy, dtype=float)
+            kw = {"linewidth": 1.2, "marker": ".", "markersize": 2.5} | _style(label=s.label, color=s.color)
             (line,) = ax.plot(xy[:, 0], xy[:, 1], **kw)
             ax.plot(xy[-1, 0], xy[-1, 1], marker="o", color=line.get_color(), markersize=4)
-        if panel.get("optimum") is not None:
-            ax.plot(*panel["optimum"], marker="*", color="black", markersize=11, ls="", label="minimum")
-        ax.set_xlim(min(panel["x"]), max(panel["x"]))
-        ax.set_ylim(min(panel["y"]), max(panel["y"]))
-        ax.set_title(panel.get("title", ""), fontsize=10)
-        ax.set_xlabel(panel.get("xlabel", ""))
-        ax.set_ylabel(panel.get("ylabel", ""))
-        ax.legend(fontsize=7, loc=panel.get("legend_loc", "best"))
+        if panel.optimum is not None:
+            ax.plot(*panel.optimum, marker="*", color="black", markersize=11, ls="", label="minimum")
+        ax.set_xlim(min(panel.x), max(panel.x))
+        ax.set_ylim(min(panel.y), max(panel.y))
+        ax.set_title(panel.title, fontsize=10)
+        ax.set_xlabel(panel.xlabel)
+        ax.set_ylabel(panel.ylabel)
+        ax.legend(fontsize=7, loc=panel.legend_loc)
     if title:
         fig.suptitle(title)
     return save(fig, path)

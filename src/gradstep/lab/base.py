@@ -5,6 +5,13 @@ An experiment is a function ``run(out: Path, *, quick: bool, seed: int) -> Resul
 the 30-second budget of ``gradstep lab --all --quick`` without changing what is measured. The verdict is
 computed from ``metrics`` against ``criterion``; nothing in a Result is written by hand except the
 claim and the criterion themselves.
+
+Each experiment module (in ``gradstep.lab.experiments``) does that in three steps, one function each::
+
+    m = measure(quick=quick, seed=seed)      # numbers only: a small frozen record
+    judgement = judge(m)                     # the verdict, the prose and the metrics, from m
+    figures(m)                               # {file name: figure record} (gradstep.plots), from m
+    return conclude(NAME, TITLE, judgement, figures(m), out)   # draw the figures, build the Result
 """
 
 from __future__ import annotations
@@ -15,9 +22,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._json import jsonable
 from .._validation import unknown_name
 
-__all__ = ["Result", "Experiment", "experiment", "registry", "get", "run_experiment"]
+__all__ = ["Result", "Judgement", "Experiment", "experiment", "registry", "get", "run_experiment", "conclude"]
 
 
 @dataclass
@@ -40,6 +48,32 @@ class Result:
 
 
 @dataclass(frozen=True)
+class Judgement:
+    """What an experiment's ``judge`` makes of its measurements: every field of :class:`Result` that is
+    not the experiment's identity, its figures or its timing."""
+
+    claim: str
+    criterion: str
+    holds: bool
+    verdict: str
+    metrics: dict[str, Any]  # any NumPy values: :func:`conclude` makes them JSON
+    caveat: str = ""
+
+
+def conclude(name: str, title: str, judgement: Judgement, figures: dict[str, Any], out: Path) -> Result:
+    """Draw ``figures`` (``{file name: gradstep.plots figure record}``) into ``out`` and build the Result."""
+    from .. import plots
+
+    for file, figure in figures.items():
+        plots.draw(figure, Path(out) / file)
+    j = judgement
+    return Result(
+        name=name, title=title, claim=j.claim, criterion=j.criterion, holds=bool(j.holds),
+        verdict=j.verdict, metrics=jsonable(j.metrics), figures=list(figures), caveat=j.caveat,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Experiment:
     name: str
     title: str
@@ -48,7 +82,6 @@ class Experiment:
 
 
 _REGISTRY: dict[str, Experiment] = {}
-_MACHINERY = {"base", "report", "common"}
 
 
 def experiment(name: str, title: str, order: int) -> Callable:
@@ -66,12 +99,11 @@ def registry() -> list[Experiment]:
     import importlib
     import pkgutil
 
-    # Every public module of this package other than the machinery is an experiment module;
-    # importing it registers its experiments.
-    package = importlib.import_module(__package__)
+    # Every public module of the experiments package is an experiment module; importing it registers it.
+    package = importlib.import_module(f"{__package__}.experiments")
     for info in pkgutil.iter_modules(package.__path__):
-        if not info.name.startswith("_") and info.name not in _MACHINERY:
-            importlib.import_module(f"{__package__}.{info.name}")
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{package.__name__}.{info.name}")
     return sorted(_REGISTRY.values(), key=lambda e: e.order)
 
 

@@ -1,4 +1,4 @@
-"""Helpers every lab experiment shares: the data, per-layer scales of a network, line fits, JSON.
+"""Helpers every lab experiment shares: the data, per-layer scales of a network, line fits.
 
 Kept small and stable: experiments of both families (initialization and optimizers) import from here.
 
@@ -6,10 +6,10 @@ Kept small and stable: experiments of both families (initialization and optimize
 - :func:`layer_scales` runs one forward and backward pass of an :class:`~gradstep.nn.MLP` on a batch and
   returns, per hidden layer, the std of the pre-activations ``Z``, of the activations ``A`` and of the
   back-propagated gradient ``dA = d(loss)/dA``, plus the fractions of dead and saturated units.
+- :func:`dead_fraction` and :func:`saturated_fraction` are the lab's one definition of those two words.
 - :func:`fit_line` / :func:`log10_slope` fit ``y = slope * x + intercept`` with R^2: an exponential
   trend is a straight line in log10, and its slope is the per-step factor's log10.
 - :func:`train_steps` trains a model a fixed number of mini-batch steps and returns the loss per step.
-- :func:`jsonable` turns NumPy numbers and arrays into plain JSON values (non-finite floats become None).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -30,11 +30,32 @@ __all__ = [
     "geometric_mean",
     "drift_factor",
     "train_steps",
-    "jsonable",
+    "dead_fraction",
+    "saturated_fraction",
     "fmt",
 ]
 
-SATURATION = 0.99  # a tanh/sigmoid-like unit with |a| above this is saturated: its derivative is < 0.02
+# tanh output with |a| above this, or sigmoid output below 1 - this or above it, is saturated: the
+# derivative is under 0.02 (tanh) or 0.01 (sigmoid). The same threshold as gradstep.doctor's.
+SATURATION = 0.99
+
+
+# The doctor (gradstep.doctor / doctor_report) applies the same activation-aware rule inside its per-layer
+# measurement but exposes no function for it yet; until it does, these two are the lab's one copy.
+def dead_fraction(A: np.ndarray) -> float:
+    """The fraction of units (columns of ``A``) whose activation is exactly 0 on every row: dead units."""
+    return float(np.all(A == 0, axis=0).mean())
+
+
+def saturated_fraction(A: np.ndarray, activation: str, threshold: float = SATURATION) -> float | None:
+    """The fraction of activations ``A`` in the flat tails of ``activation``: ``|a| > threshold`` for tanh,
+    ``a < 1 - threshold`` or ``a > threshold`` for sigmoid (its outputs are in (0, 1)). None for an
+    activation that does not saturate (ReLU, linear, ...)."""
+    if activation == "tanh":
+        return float((np.abs(A) > threshold).mean())
+    if activation == "sigmoid":
+        return float(((A < 1 - threshold) | (A > threshold)).mean())
+    return None
 
 
 @functools.lru_cache(maxsize=4)
@@ -58,7 +79,8 @@ def layer_scales(model, X, y=None, loss: str = "softmax_cross_entropy") -> dict[
     - ``a_std``: std of the activations ``A^l = g(Z^l)``; ``a_rms``: their root mean square;
     - ``grad_std``: std of ``dA^l = d(loss)/dA^l`` (only with ``y``), the back-propagated gradient;
     - ``dead_fraction``: units whose activation is exactly 0 on every row (a dead ReLU);
-    - ``saturated_fraction``: activations with ``|a| > 0.99`` (tanh and sigmoid stop passing gradient).
+    - ``saturated_fraction``: activations in tanh's or sigmoid's flat tails (:func:`saturated_fraction`;
+      None per layer for an activation that does not saturate).
 
     ``model.grads`` is overwritten when ``y`` is given.
     """
@@ -70,8 +92,8 @@ def layer_scales(model, X, y=None, loss: str = "softmax_cross_entropy") -> dict[
         "z_std": [float(Z.std()) for Z in model.pre_activations[:-1]],
         "a_std": [float(A.std()) for A in hidden],
         "a_rms": [float(np.sqrt(np.mean(np.square(A, dtype=np.float64)))) for A in hidden],
-        "dead_fraction": [float(np.all(A == 0, axis=0).mean()) for A in hidden],
-        "saturated_fraction": [float((np.abs(A) > SATURATION).mean()) for A in hidden],
+        "dead_fraction": [dead_fraction(A) for A in hidden],
+        "saturated_fraction": [saturated_fraction(A, model.activation) for A in hidden],
     }
     if y is not None:
         _, dlogits = losses.get(loss)(logits, y)
@@ -160,25 +182,6 @@ def train_steps(
             history.append(float(value))
         epoch += 1
     return history
-
-
-def jsonable(obj: Any) -> Any:
-    """``obj`` with NumPy scalars and arrays turned into Python numbers and lists, tuples into lists,
-    and NaN or infinite floats into None, so that ``json.dumps(..., allow_nan=False)`` accepts it."""
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return jsonable(obj.tolist())
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    return obj
 
 
 def fmt(x: float, digits: int = 3) -> str:

@@ -19,7 +19,6 @@ import base64
 import contextlib
 import html
 import json
-import math
 import platform
 import re
 import time
@@ -31,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .._json import dumps
 from .base import Experiment, Result, run_experiment
 
 __all__ = ["Entry", "run_all", "write", "build", "STATUSES"]
@@ -188,21 +188,10 @@ def write(
     out.mkdir(parents=True, exist_ok=True)
     doc = _document(entries, out, quick=quick, seed=seed, seconds=seconds)
     results = out / "results.json"
-    results.write_text(json.dumps(_finite(doc), indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    results.write_text(dumps(doc, indent=1) + "\n", encoding="utf-8")
     index = out / "index.html"
     index.write_text(render_html(doc, out, embed=embed), encoding="utf-8")
     return index, results
-
-
-def _finite(obj: Any) -> Any:
-    """NaN and infinities (which JSON cannot hold) become None, so results.json is strict JSON."""
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 # -- index.html -----------------------------------------------------------------------------------------

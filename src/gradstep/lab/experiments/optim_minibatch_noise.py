@@ -15,22 +15,35 @@ direction and the full-batch one: the "direction where it will never reach minim
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .base import Result, experiment
-from .common import digits, fit_line, fmt, jsonable
+from ..base import Judgement, Result, conclude, experiment
+from ..common import digits, fit_line, fmt
 
 NAME = "optim_minibatch_noise"
 TITLE = "Mini-batch gradients are noisy; the noise falls as 1/B"
 
 
+@dataclass(frozen=True)
+class Measurement:
+    layer_sizes: tuple[int, ...]
+    n_train: int
+    batch_sizes: list[int]
+    rows: dict[int, dict]  # by batch size: what _batches returns
+    trace_sigma: float  # tr Sigma = (1/N) sum_i ||p_i - g||^2
+    per_example_loss_std: float
+    full_batch_grad_norm_sq: float
+    gram_vs_backward_relative_diff: float  # the Gram route checked against the model's backward pass
+
+
 def _point(data, seed: int):
     """A ReLU MLP (float64) after one epoch of mini-batch SGD: a typical point early in training."""
-    from .. import data as data_mod
-    from .. import optim
-    from ..nn import MLP
+    from ... import data as data_mod
+    from ... import optim
+    from ...nn import MLP
 
     X, y = data.X_train.astype(np.float64), data.y_train
     model = MLP(
@@ -54,7 +67,7 @@ def _gram(model, X, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     Returns ``G[i, j] = <p_i, p_j>``, ``c[i] = <p_i, g>`` (g, the full-batch gradient, is their mean, so
     ``c`` is the row mean of G) and every example's loss.
     """
-    from ..nn import losses as losses_mod
+    from ...nn import losses as losses_mod
 
     N = len(X)
     logits = model.forward(X)
@@ -76,7 +89,7 @@ def _gram(model, X, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return G, G.mean(axis=1), example_loss
 
 
-def _measure(G, c, example_loss, B: int, *, epochs: int, seed: int) -> dict:
+def _batches(G, c, example_loss, B: int, *, epochs: int, seed: int) -> dict:
     """Squared error, loss and cosine of every full mini-batch of ``epochs`` seeded epochs of size B.
 
     The batches are the library's own: epoch e visits the examples in ``data.epoch_order(N, e, seed)``
@@ -84,7 +97,7 @@ def _measure(G, c, example_loss, B: int, *, epochs: int, seed: int) -> dict:
     batch S, ``g_B = mean_{i in S} p_i``, so ``||g_B||^2 = sum_{S x S} G / B^2``, ``<g_B, g> = mean_S c``
     and ``||g_B - g||^2 = ||g_B||^2 - 2 <g_B, g> + ||g||^2``.
     """
-    from .. import data as data_mod
+    from ... import data as data_mod
 
     N = len(G)
     gg = float(c.mean())  # ||g||^2
@@ -108,12 +121,10 @@ def _measure(G, c, example_loss, B: int, *, epochs: int, seed: int) -> dict:
     }
 
 
-@experiment(NAME, TITLE, order=6)
-def run(out: Path, *, quick: bool, seed: int) -> Result:
+def measure(*, quick: bool, seed: int) -> Measurement:
     from threadpoolctl import threadpool_limits
 
-    from .. import data as data_mod
-    from .. import plots
+    from ... import data as data_mod
 
     sizes = [1, 4, 16, 64, 256] if quick else [1, 2, 4, 8, 16, 32, 64, 128, 256]
     # Enough whole epochs that every size averages over at least this many batches.
@@ -130,36 +141,63 @@ def run(out: Path, *, quick: bool, seed: int) -> Result:
         direct = float(np.sum((model.grads - g) ** 2))
         via_gram = float(G[np.ix_(first, first)].sum() / 32**2 - 2 * c[first].mean() + c.mean())
         rows = {
-            B: _measure(G, c, example_loss, B, epochs=max(1, math.ceil(min_batches * B / N)), seed=seed)
+            B: _batches(G, c, example_loss, B, epochs=max(1, math.ceil(min_batches * B / N)), seed=seed)
             for B in sizes
         }
-    tr_sigma = float(np.mean(np.diag(G)) - c.mean())  # (1/N) sum ||p_i - g||^2 = mean ||p_i||^2 - ||g||^2
-    sigma_loss = float(example_loss.std())
     check = max(
         abs(via_gram - direct) / direct,
         abs(float(c.mean()) - float(g @ g)) / float(g @ g),
         abs(float(example_loss.mean()) - full_loss) / full_loss,
     )
-    fpc = np.array([(N - B) / (N - 1) for B in sizes])
-    B_arr = np.array(sizes, dtype=float)
-    var = np.array([rows[B]["sq_err"] for B in sizes])
-    predicted = tr_sigma / B_arr * fpc
-    loss_std = np.array([rows[B]["loss_std"] for B in sizes])
-    predicted_loss_std = sigma_loss / np.sqrt(B_arr) * np.sqrt(fpc)
-    # The finite-population factor is known exactly; dividing it out leaves the pure 1/B law to fit.
-    var_fit = fit_line(np.log10(B_arr), np.log10(var / fpc))
-    raw_fit = fit_line(np.log10(B_arr), np.log10(var))
-    loss_fit = fit_line(np.log10(B_arr), np.log10(loss_std / np.sqrt(fpc)))
-    ratio = var / predicted
-    cosines = [rows[B]["cosine"] for B in sizes]
+    return Measurement(
+        layer_sizes=tuple(model.layer_sizes), n_train=N, batch_sizes=sizes, rows=rows,
+        trace_sigma=float(np.mean(np.diag(G)) - c.mean()),  # mean ||p_i||^2 - ||g||^2
+        per_example_loss_std=float(example_loss.std()), full_batch_grad_norm_sq=float(g @ g),
+        gram_vs_backward_relative_diff=check,
+    )  # fmt: skip
 
+
+@dataclass(frozen=True)
+class Laws:
+    """The measured noise per batch size next to the 1/B law with the finite-population factor."""
+
+    var: np.ndarray  # E ||g_B - g||^2
+    predicted: np.ndarray
+    loss_std: np.ndarray
+    predicted_loss_std: np.ndarray
+    cosines: list[float]
+
+
+def laws(m: Measurement) -> Laws:
+    N, B = m.n_train, np.array(m.batch_sizes, dtype=float)
+    fpc = np.array([(N - b) / (N - 1) for b in m.batch_sizes])
+    return Laws(
+        var=np.array([m.rows[b]["sq_err"] for b in m.batch_sizes]),
+        predicted=m.trace_sigma / B * fpc,
+        loss_std=np.array([m.rows[b]["loss_std"] for b in m.batch_sizes]),
+        predicted_loss_std=m.per_example_loss_std / np.sqrt(B) * np.sqrt(fpc),
+        cosines=[m.rows[b]["cosine"] for b in m.batch_sizes],
+    )
+
+
+def judge(m: Measurement) -> Judgement:
+    sizes, N = m.batch_sizes, m.n_train
+    law = laws(m)
+    var, loss_std, cosines = law.var, law.loss_std, law.cosines
+    log_b = np.log10(np.array(sizes, dtype=float))
+    fpc = np.array([(N - b) / (N - 1) for b in sizes])
+    # The finite-population factor is known exactly; dividing it out leaves the pure 1/B law to fit.
+    var_fit = fit_line(log_b, np.log10(var / fpc))
+    raw_fit = fit_line(log_b, np.log10(var))
+    loss_fit = fit_line(log_b, np.log10(loss_std / np.sqrt(fpc)))
+    ratio = var / law.predicted
     holds = (
         abs(var_fit.slope + 1) <= 0.1
         and bool(np.all(np.abs(ratio - 1) <= 0.2))
         and abs(loss_fit.slope + 0.5) <= 0.1
         and bool(np.all(np.diff(var) < 0))
         and bool(np.all(np.diff(cosines) > 0))
-        and check < 1e-9
+        and m.gram_vs_backward_relative_diff < 1e-9
     )
     verdict = (
         f"From B = 1 to B = {sizes[-1]} the mini-batch gradient's squared error fell from {fmt(var[0])} to "
@@ -171,106 +209,78 @@ def run(out: Path, *, quick: bool, seed: int) -> Result:
     )
     metrics = {
         "n_train": N,
-        "layer_sizes": list(model.layer_sizes),
+        "layer_sizes": list(m.layer_sizes),
         "batch_sizes": sizes,
-        "batches_per_size": [rows[B]["batches"] for B in sizes],
+        "batches_per_size": [m.rows[B]["batches"] for B in sizes],
         "grad_sq_error": var,
-        "grad_sq_error_predicted": predicted,
+        "grad_sq_error_predicted": law.predicted,
         "ratio_to_predicted": ratio,
-        "trace_sigma": tr_sigma,
+        "trace_sigma": m.trace_sigma,
         "slope_grad_variance": var_fit.slope,
         "slope_grad_variance_r2": var_fit.r2,
         "slope_grad_variance_raw": raw_fit.slope,
         "loss_std": loss_std,
-        "loss_std_predicted": predicted_loss_std,
+        "loss_std_predicted": law.predicted_loss_std,
         "slope_loss_std": loss_fit.slope,
-        "per_example_loss_std": sigma_loss,
+        "per_example_loss_std": m.per_example_loss_std,
         "cosine_to_full_gradient": cosines,
-        "epochs_per_size": [rows[B]["epochs"] for B in sizes],
-        "full_batch_grad_norm_sq": float(g @ g),
-        "gram_vs_backward_relative_diff": check,
+        "epochs_per_size": [m.rows[B]["epochs"] for B in sizes],
+        "full_batch_grad_norm_sq": m.full_batch_grad_norm_sq,
+        "gram_vs_backward_relative_diff": m.gram_vs_backward_relative_diff,
     }
+    caveat = (
+        "The 1/B law is for independent draws; the batches of one epoch are drawn without "
+        "replacement, which shrinks the variance by (N-B)/(N-1) (20% at B = 256 of N = "
+        f"{N}) and makes the raw log-log slope a little steeper than -1. Full-batch gradient descent "
+        "(B = N) has no noise at all."
+    )
+    return Judgement(CLAIM, CRITERION, holds, verdict, metrics, caveat)
 
-    fig = "minibatch_noise.png"
-    shown = [B for B in (4, 32, 256) if B in rows]
-    bins = np.linspace(0.0, float(np.quantile(rows[shown[0]]["losses"], 0.995)), 60).tolist()
-    plots.plot_panels(
-        [
-            {
-                "title": "mini-batch gradient noise",
-                "xlabel": "batch size B",
-                "ylabel": "E ||g_B - g||^2",
-                "logx": True,
-                "logy": True,
-                "lines": [
-                    {"x": sizes, "y": var.tolist(), "label": "measured", "marker": "o", "linestyle": ""},
-                    {"x": sizes, "y": predicted.tolist(), "label": "tr(Sigma)/B (N-B)/(N-1)"},
-                    {
-                        "x": sizes,
-                        "y": (tr_sigma / B_arr).tolist(),
-                        "label": "tr(Sigma)/B",
-                        "linestyle": ":",
-                        "color": "gray",
-                    },
-                ],
-            },
-            {
-                "title": "spread of the per-batch loss",
-                "xlabel": "batch size B",
-                "ylabel": "std of mini-batch loss",
-                "logx": True,
-                "logy": True,
-                "lines": [
-                    {"x": sizes, "y": loss_std.tolist(), "label": "measured", "marker": "o", "linestyle": ""},
-                    {"x": sizes, "y": predicted_loss_std.tolist(), "label": "sigma/sqrt(B), finite-pop."},
-                ],
-            },
-            {
-                "title": "direction of the step",
-                "xlabel": "batch size B",
-                "ylabel": "mean cos(g_B, g)",
-                "logx": True,
-                "lines": [{"x": sizes, "y": cosines, "marker": "o"}],
-            },
-            {
-                "title": "per-batch losses at one point",
-                "xlabel": "mini-batch loss",
-                "ylabel": "density",
-                "hists": [
-                    {"values": rows[B]["losses"], "label": f"B = {B}", "density": True, "bins": bins}
-                    for B in shown
-                ],
-            },
-        ],
-        out / fig,
-        ncols=2,
-        title=f"ReLU MLP {model.layer_sizes} on digits after one epoch of SGD (N = {N})",
-    )
-    return Result(
-        name=NAME,
-        title=TITLE,
-        claim=(
-            "Mini-batch gradient descent takes noisy steps: some batches have a small loss and others a "
-            "large one, so the gradients fluctuate from step to step. The noise shrinks as the batch "
-            "grows: the mini-batch gradient g_B scatters around the full-batch gradient g with "
-            "E||g_B - g||^2 = tr(Sigma)/B * (N-B)/(N-1), the 1/B law."
-        ),
-        criterion=(
-            "At one fixed point, over whole epochs of the library's seeded mini-batches (per-example "
-            "gradients checked against the model's own backward pass to 1e-9): the log-log slope of "
-            "E||g_B - g||^2 against B (finite-population factor divided out) is within 0.1 of -1; every "
-            "measured value is within 20% of tr(Sigma)/B (N-B)/(N-1) with tr(Sigma) computed from all "
-            "per-example gradients; the per-batch loss std has slope within 0.1 of -0.5; the squared "
-            "error falls and the cosine with the full-batch direction rises at every larger batch."
-        ),
-        holds=bool(holds),
-        verdict=verdict,
-        metrics=jsonable(metrics),
-        figures=[fig],
-        caveat=(
-            "The 1/B law is for independent draws; the batches of one epoch are drawn without "
-            "replacement, which shrinks the variance by (N-B)/(N-1) (20% at B = 256 of N = "
-            f"{N}) and makes the raw log-log slope a little steeper than -1. Full-batch gradient descent "
-            "(B = N) has no noise at all."
-        ),
-    )
+
+def figures(m: Measurement) -> dict:
+    from ...plots import Hist, Line, Panel, PanelFigure
+
+    sizes, law = m.batch_sizes, laws(m)
+    B = np.array(sizes, dtype=float)
+    shown = [b for b in (4, 32, 256) if b in m.rows]
+    bins = np.linspace(0.0, float(np.quantile(m.rows[shown[0]]["losses"], 0.995)), 60).tolist()
+    panels = [
+        Panel(title="mini-batch gradient noise", xlabel="batch size B", ylabel="E ||g_B - g||^2",
+              logx=True, logy=True,
+              lines=[Line(sizes, law.var.tolist(), label="measured", marker="o", linestyle=""),
+                     Line(sizes, law.predicted.tolist(), label="tr(Sigma)/B (N-B)/(N-1)"),
+                     Line(sizes, (m.trace_sigma / B).tolist(), label="tr(Sigma)/B", linestyle=":",
+                          color="gray")]),
+        Panel(title="spread of the per-batch loss", xlabel="batch size B", ylabel="std of mini-batch loss",
+              logx=True, logy=True,
+              lines=[Line(sizes, law.loss_std.tolist(), label="measured", marker="o", linestyle=""),
+                     Line(sizes, law.predicted_loss_std.tolist(), label="sigma/sqrt(B), finite-pop.")]),
+        Panel(title="direction of the step", xlabel="batch size B", ylabel="mean cos(g_B, g)", logx=True,
+              lines=[Line(sizes, law.cosines, marker="o")]),
+        Panel(title="per-batch losses at one point", xlabel="mini-batch loss", ylabel="density",
+              hists=[Hist(m.rows[b]["losses"], label=f"B = {b}", density=True, bins=bins) for b in shown]),
+    ]  # fmt: skip
+    title = f"ReLU MLP {m.layer_sizes} on digits after one epoch of SGD (N = {m.n_train})"
+    return {"minibatch_noise.png": PanelFigure(panels, title=title, ncols=2)}
+
+
+@experiment(NAME, TITLE, order=6)
+def run(out: Path, *, quick: bool, seed: int) -> Result:
+    m = measure(quick=quick, seed=seed)
+    return conclude(NAME, TITLE, judge(m), figures(m), out)
+
+
+CLAIM = (
+    "Mini-batch gradient descent takes noisy steps: some batches have a small loss and others a "
+    "large one, so the gradients fluctuate from step to step. The noise shrinks as the batch "
+    "grows: the mini-batch gradient g_B scatters around the full-batch gradient g with "
+    "E||g_B - g||^2 = tr(Sigma)/B * (N-B)/(N-1), the 1/B law."
+)
+CRITERION = (
+    "At one fixed point, over whole epochs of the library's seeded mini-batches (per-example "
+    "gradients checked against the model's own backward pass to 1e-9): the log-log slope of "
+    "E||g_B - g||^2 against B (finite-population factor divided out) is within 0.1 of -1; every "
+    "measured value is within 20% of tr(Sigma)/B (N-B)/(N-1) with tr(Sigma) computed from all "
+    "per-example gradients; the per-batch loss std has slope within 0.1 of -0.5; the squared "
+    "error falls and the cosine with the full-batch direction rises at every larger batch."
+)

@@ -17,23 +17,36 @@ correction.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .base import Result, experiment
-from .common import digits, fmt, jsonable, train_steps
+from ..base import Judgement, Result, conclude, experiment
+from ..common import digits, fmt, train_steps
 
 NAME = "optim_adam_bias"
 TITLE = "Adam's bias correction and the size of its first steps"
 
 BETAS = [(0.9, 0.999), (0.9, 0.99), (0.9, 0.9), (0.99, 0.999)]
 LR, EPS = 1e-3, 1e-8
+T = 2000  # steps of a constant gradient
+TRAIN_LRS = [1e-3, 3e-3, 1e-2, 3e-2]
+
+
+@dataclass(frozen=True)
+class Measurement:
+    first: dict[tuple[float, float], dict]  # by betas: the first step against its formulas
+    steps_over_lr: dict[tuple[float, float], dict[str, list[float]]]  # by betas: "corrected"/"uncorrected"
+    step_error: float  # largest relative error of a constant-gradient step against its formula
+    seeds: list[int]
+    train_steps: int
+    training: dict[tuple[float, bool], dict]  # by (lr, bias_correction): what _train returns
 
 
 def _first_step(g: np.ndarray, beta1: float, beta2: float, bias_correction: bool) -> tuple[np.ndarray, dict]:
     """|w_1 - w_0| per coordinate for gradient ``g`` on gradstep's Adam, and its moments after step 1."""
-    from .. import optim
+    from ... import optim
 
     w = np.zeros_like(g)
     opt = optim.Adam([w], lr=LR, beta1=beta1, beta2=beta2, eps=EPS, bias_correction=bias_correction)
@@ -43,7 +56,7 @@ def _first_step(g: np.ndarray, beta1: float, beta2: float, bias_correction: bool
 
 def _step_sizes(T: int, beta1: float, beta2: float, bias_correction: bool) -> list[float]:
     """Step lengths / lr over T steps of a constant gradient (dw = 1)."""
-    from .. import optim
+    from ... import optim
 
     w = np.zeros(1)
     opt = optim.Adam([w], lr=LR, beta1=beta1, beta2=beta2, eps=EPS, bias_correction=bias_correction)
@@ -56,9 +69,9 @@ def _step_sizes(T: int, beta1: float, beta2: float, bias_correction: bool) -> li
 
 
 def _train(lr: float, bias_correction: bool, seeds: list[int], steps: int) -> dict:
-    from .. import optim
-    from ..nn import MLP
-    from ..train import evaluate
+    from ... import optim
+    from ...nn import MLP
+    from ...train import evaluate
 
     curves, finals = [], []
     for seed in seeds:
@@ -77,18 +90,15 @@ def _train(lr: float, bias_correction: bool, seeds: list[int], steps: int) -> di
     return {"curve": curve.tolist(), "final_train_loss": float(np.mean(finals))}
 
 
-@experiment(NAME, TITLE, order=9)
-def run(out: Path, *, quick: bool, seed: int) -> Result:
-    from threadpoolctl import threadpool_limits
-
-    from .. import plots
-
+def _first_steps(seed: int) -> dict:
+    """Per betas: the first step's size (median and least, in units of lr) on gradients of every scale,
+    corrected and not, its largest error against the formulas, and the moments after it."""
     rng = np.random.default_rng(seed)
     # Gradients of every scale, both signs: 1e-3 ... 1e3.
     g = rng.choice([-1.0, 1.0], 2000) * 10 ** rng.uniform(-3, 3, 2000)
     first = {}
     for b1, b2 in BETAS:
-        corrected, m_c = _first_step(g, b1, b2, True)
+        corrected, _ = _first_step(g, b1, b2, True)
         raw, m_r = _first_step(g, b1, b2, False)
         exact_c = LR * np.abs(g) / np.sqrt(g**2 + EPS)
         exact_r = LR * (1 - b1) * np.abs(g) / np.sqrt((1 - b2) * g**2 + EPS)
@@ -109,11 +119,14 @@ def run(out: Path, *, quick: bool, seed: int) -> Result:
                 )
             ),
         }
+    return first
 
-    T = 2000
+
+def _constant_gradient() -> tuple[dict, float]:
+    """Per betas, T steps of a constant gradient, corrected and not; and their largest relative error
+    against the formulas (1 - beta1^t) / sqrt(1 - beta2^t + eps) and 1 / sqrt(1 + eps)."""
     t = np.arange(1, T + 1)
-    steps_over_lr = {}
-    step_error = 0.0
+    steps_over_lr, step_error = {}, 0.0
     for b1, b2 in BETAS:
         raw = _step_sizes(T, b1, b2, False)
         corr = _step_sizes(T, b1, b2, True)
@@ -125,27 +138,35 @@ def run(out: Path, *, quick: bool, seed: int) -> Result:
             float(np.max(np.abs(np.array(corr) / exact_corr - 1))),
         )
         steps_over_lr[(b1, b2)] = {"uncorrected": raw, "corrected": corr}
-    default = steps_over_lr[(0.9, 0.999)]["uncorrected"]
-    peak = int(np.argmax(default))
-    above = int(np.sum(np.array(default) > 1.1))
+    return steps_over_lr, step_error
 
+
+def measure(*, quick: bool, seed: int) -> Measurement:
+    from threadpoolctl import threadpool_limits
+
+    first = _first_steps(seed)
+    steps_over_lr, step_error = _constant_gradient()
     seeds = [seed] if quick else [seed, seed + 1, seed + 2]
     n_steps = 100 if quick else 200
-    lrs = [1e-3, 3e-3, 1e-2, 3e-2]
     with threadpool_limits(limits=1):
-        training = {(lr, bc): _train(lr, bc, seeds, n_steps) for lr in lrs for bc in (True, False)}
-    final = {bc: [training[(lr, bc)]["final_train_loss"] for lr in lrs] for bc in (True, False)}
-    best_c = int(np.nanargmin(final[True]))
-    best_r = int(np.nanargmin(final[False]))
+        training = {(lr, bc): _train(lr, bc, seeds, n_steps) for lr in TRAIN_LRS for bc in (True, False)}
+    return Measurement(first, steps_over_lr, step_error, seeds, n_steps, training)
 
+
+def judge(m: Measurement) -> Judgement:
+    first, lrs = m.first, TRAIN_LRS
+    default = m.steps_over_lr[(0.9, 0.999)]["uncorrected"]
+    peak = int(np.argmax(default))
+    above = int(np.sum(np.array(default) > 1.1))
+    final = {bc: [m.training[(lr, bc)]["final_train_loss"] for lr in lrs] for bc in (True, False)}
     d = first[(0.9, 0.999)]
     holds = (
         all(f["max_rel_error_vs_formula"] < 1e-9 and f["moments_rel_error"] < 1e-9 for f in first.values())
         and all(abs(f["corrected_over_lr_median"] - 1) < 1e-3 for f in first.values())
         and all(f["corrected_over_lr_min"] > 0.99 for f in first.values())
-        and step_error < 1e-9
+        and m.step_error < 1e-9
     )
-    formula_error = max(step_error, max(f["max_rel_error_vs_formula"] for f in first.values()))
+    formula_error = max(m.step_error, max(f["max_rel_error_vs_formula"] for f in first.values()))
     verdict = (
         f"After one step gradstep's Adam held V_1 = {d['V1_over_dw']:.3g} dw and "
         f"S_1 = {d['S1_over_dw2']:.3g} dw^2 (biased toward 0 by 1 - beta1 and 1 - beta2). With the "
@@ -156,7 +177,7 @@ def run(out: Path, *, quick: bool, seed: int) -> Result:
         f"it was too small only at (0.9, 0.9) ({first[(0.9, 0.9)]['uncorrected_over_lr_median']:.3f} lr) "
         f"and, for the first steps, (0.99, 0.999) ({first[(0.99, 0.999)]['uncorrected_over_lr_median']:.3f} "
         f"lr). Every measured step matched its formula to {fmt(formula_error, 2)}. Training loss on digits "
-        f"after {n_steps} steps, lr {', '.join(f'{lr:g}' for lr in lrs)}: corrected "
+        f"after {m.train_steps} steps, lr {', '.join(f'{lr:g}' for lr in lrs)}: corrected "
         f"{', '.join(fmt(v, 3) for v in final[True])}; uncorrected "
         f"{', '.join(fmt(v, 3) for v in final[False])}."
     )
@@ -167,115 +188,81 @@ def run(out: Path, *, quick: bool, seed: int) -> Result:
         "uncorrected_peak_step_over_lr": default[peak],
         "uncorrected_peak_step_index": peak + 1,
         "uncorrected_steps_over_1_1_lr": above,
-        "step_size_max_rel_error": step_error,
+        "step_size_max_rel_error": m.step_error,
         "uncorrected_first_step_too_small_at_default_betas": d["uncorrected_over_lr_median"] < 1,
         "training": {
-            "steps": n_steps,
-            "seeds": seeds,
+            "steps": m.train_steps,
+            "seeds": m.seeds,
             "lrs": lrs,
             "final_train_loss_corrected": final[True],
             "final_train_loss_uncorrected": final[False],
-            "best_lr_corrected": lrs[best_c],
-            "best_lr_uncorrected": lrs[best_r],
+            "best_lr_corrected": lrs[int(np.nanargmin(final[True]))],
+            "best_lr_uncorrected": lrs[int(np.nanargmin(final[False]))],
         },
     }
+    return Judgement(CLAIM, CRITERION, holds, verdict, metrics, CAVEAT)
 
-    fig = "adam_bias.png"
-    shown_t = np.unique(np.logspace(0, np.log10(T), 60).astype(int))
-    step_lines = []
-    for i, (b1, b2) in enumerate(BETAS):
-        s = steps_over_lr[(b1, b2)]
-        step_lines.append(
-            {
-                "x": shown_t.tolist(),
-                "y": [s["uncorrected"][k - 1] for k in shown_t],
-                "label": f"uncorrected, betas ({b1}, {b2})",
-                "color": f"C{i}",
-            }
-        )
-    step_lines.append(
-        {
-            "x": shown_t.tolist(),
-            "y": [steps_over_lr[(0.9, 0.999)]["corrected"][k - 1] for k in shown_t],
-            "label": "corrected (every betas)",
-            "color": "black",
-            "linestyle": "--",
-        }
-    )
-    x = list(range(10, n_steps + 1))
-    plots.plot_panels(
-        [
-            {
-                "title": "step length of Adam, constant gradient",
-                "xlabel": "step t",
-                "ylabel": "|step| / lr",
-                "logx": True,
-                "logy": True,
-                "lines": step_lines,
-            },
-            {
-                "title": f"mini-batch loss on digits ({len(seeds)} seeds, mean of 10 steps)",
-                "xlabel": "step",
-                "ylabel": "cross-entropy",
-                "logy": True,
-                "lines": [
-                    {
-                        "x": x,
-                        "y": training[(lr, bc)]["curve"],
-                        "color": f"C{i}",
-                        "linestyle": "-" if bc else ":",
-                        "label": f"lr {lr:g}, {'corrected' if bc else 'uncorrected'}",
-                    }
-                    for i, lr in enumerate((1e-3, 1e-2))
-                    for bc in (True, False)
-                ],
-            },
-            {
-                "title": f"training loss after {n_steps} steps",
-                "xlabel": "learning rate",
-                "ylabel": "cross-entropy",
-                "logx": True,
-                "logy": True,
-                "lines": [
-                    {"x": lrs, "y": final[True], "label": "corrected", "marker": "o"},
-                    {"x": lrs, "y": final[False], "label": "uncorrected", "marker": "s", "linestyle": ":"},
-                ],
-            },
-        ],
-        out / fig,
-        title="Adam with and without bias correction (eps inside the root, eps = 1e-8)",
-    )
-    return Result(
-        name=NAME,
-        title=TITLE,
-        claim=(
-            "Adam combines momentum, V = beta1 V + (1 - beta1) dw, and RMSprop, S = beta2 S + "
-            "(1 - beta2) dw^2, stepping lr * V_hat / sqrt(S_hat + eps). Both averages start at 0, so their "
-            "first values are biased toward 0; the correction V_hat = V / (1 - beta1^t), S_hat = S / "
-            "(1 - beta2^t) removes the bias to kickstart the algorithm: the first step is lr per "
-            "coordinate. (The lab's summary adds that without the correction the first steps are too "
-            "small; see the caveat.)"
-        ),
-        criterion=(
-            "On gradstep's Adam, for betas (0.9, 0.999), (0.9, 0.99), (0.9, 0.9) and (0.99, 0.999) and "
-            "gradients from 1e-3 to 1e3: after one step V = (1 - beta1) dw and S = (1 - beta2) dw^2 "
-            "exactly; the corrected first step is lr * |dw| / sqrt(dw^2 + eps), within 0.1% of lr at the "
-            "median and 1% everywhere; the uncorrected one is lr * (1 - beta1) |dw| / sqrt((1 - beta2) dw^2 "
-            "+ eps); and over 2000 steps of a constant gradient every step matches its formula to 1e-9."
-        ),
-        holds=bool(holds),
-        verdict=verdict,
-        metrics=jsonable(metrics),
-        figures=[fig],
-        caveat=(
-            "'Without bias correction the first steps are too small' is true of each average alone "
-            "(momentum's V starts at (1 - beta1) dw), but not of Adam's step at the usual betas: the biases "
-            "of V and sqrt(S) partly cancel, and the uncorrected first step is lr (1 - beta1) / "
-            "sqrt(1 - beta2) = 3.16 lr at (0.9, 0.999), too large, and larger still for the next few hundred "
-            "steps. It is too small only when (1 - beta1)^2 < 1 - beta2. The correction's real service is "
-            "that lr means the same thing from the first step on: without it, Adam at lr 1e-3 trains faster "
-            "only because it is effectively running at a several times larger rate, and at larger rates it "
-            "is the uncorrected run that overshoots. gradstep applies the correction by default "
-            "(bias_correction=True)."
-        ),
-    )
+
+def figures(m: Measurement) -> dict:
+    from ...plots import Line, Panel, PanelFigure
+
+    shown_t = np.unique(np.logspace(0, np.log10(T), 60).astype(int)).tolist()
+    step_lines = [
+        Line(shown_t, [m.steps_over_lr[(b1, b2)]["uncorrected"][k - 1] for k in shown_t],
+             label=f"uncorrected, betas ({b1}, {b2})", color=f"C{i}")
+        for i, (b1, b2) in enumerate(BETAS)
+    ] + [Line(shown_t, [m.steps_over_lr[(0.9, 0.999)]["corrected"][k - 1] for k in shown_t],
+              label="corrected (every betas)", color="black", linestyle="--")]  # fmt: skip
+    x = list(range(10, m.train_steps + 1))
+    curves = [
+        Line(x, m.training[(lr, bc)]["curve"], color=f"C{i}", linestyle="-" if bc else ":",
+             label=f"lr {lr:g}, {'corrected' if bc else 'uncorrected'}")
+        for i, lr in enumerate((1e-3, 1e-2)) for bc in (True, False)
+    ]  # fmt: skip
+    final = {bc: [m.training[(lr, bc)]["final_train_loss"] for lr in TRAIN_LRS] for bc in (True, False)}
+    panels = [
+        Panel(title="step length of Adam, constant gradient", xlabel="step t", ylabel="|step| / lr",
+              logx=True, logy=True, lines=step_lines),
+        Panel(title=f"mini-batch loss on digits ({len(m.seeds)} seeds, mean of 10 steps)", xlabel="step",
+              ylabel="cross-entropy", logy=True, lines=curves),
+        Panel(title=f"training loss after {m.train_steps} steps", xlabel="learning rate",
+              ylabel="cross-entropy", logx=True, logy=True,
+              lines=[Line(TRAIN_LRS, final[True], label="corrected", marker="o"),
+                     Line(TRAIN_LRS, final[False], label="uncorrected", marker="s", linestyle=":")]),
+    ]  # fmt: skip
+    title = "Adam with and without bias correction (eps inside the root, eps = 1e-8)"
+    return {"adam_bias.png": PanelFigure(panels, title=title)}
+
+
+@experiment(NAME, TITLE, order=9)
+def run(out: Path, *, quick: bool, seed: int) -> Result:
+    m = measure(quick=quick, seed=seed)
+    return conclude(NAME, TITLE, judge(m), figures(m), out)
+
+
+CLAIM = (
+    "Adam combines momentum, V = beta1 V + (1 - beta1) dw, and RMSprop, S = beta2 S + "
+    "(1 - beta2) dw^2, stepping lr * V_hat / sqrt(S_hat + eps). Both averages start at 0, so their "
+    "first values are biased toward 0; the correction V_hat = V / (1 - beta1^t), S_hat = S / "
+    "(1 - beta2^t) removes the bias to kickstart the algorithm: the first step is lr per "
+    "coordinate. (The lab's summary adds that without the correction the first steps are too "
+    "small; see the caveat.)"
+)
+CRITERION = (
+    "On gradstep's Adam, for betas (0.9, 0.999), (0.9, 0.99), (0.9, 0.9) and (0.99, 0.999) and "
+    "gradients from 1e-3 to 1e3: after one step V = (1 - beta1) dw and S = (1 - beta2) dw^2 "
+    "exactly; the corrected first step is lr * |dw| / sqrt(dw^2 + eps), within 0.1% of lr at the "
+    "median and 1% everywhere; the uncorrected one is lr * (1 - beta1) |dw| / sqrt((1 - beta2) dw^2 "
+    "+ eps); and over 2000 steps of a constant gradient every step matches its formula to 1e-9."
+)
+CAVEAT = (
+    "'Without bias correction the first steps are too small' is true of each average alone "
+    "(momentum's V starts at (1 - beta1) dw), but not of Adam's step at the usual betas: the biases "
+    "of V and sqrt(S) partly cancel, and the uncorrected first step is lr (1 - beta1) / "
+    "sqrt(1 - beta2) = 3.16 lr at (0.9, 0.999), too large, and larger still for the next few hundred "
+    "steps. It is too small only when (1 - beta1)^2 < 1 - beta2. The correction's real service is "
+    "that lr means the same thing from the first step on: without it, Adam at lr 1e-3 trains faster "
+    "only because it is effectively running at a several times larger rate, and at larger rates it "
+    "is the uncorrected run that overshoots. gradstep applies the correction by default "
+    "(bias_correction=True)."
+)

@@ -1,4 +1,4 @@
-"""Optimizer paths on two-dimensional functions: the machinery of the RMSprop and Adam experiments.
+"""Optimizer paths on two-dimensional functions: the machinery of the RMSprop experiment.
 
 No experiment is registered here. A :class:`Surface` is a function of two parameters with its gradient;
 :func:`trajectory` runs one of gradstep's optimizers (``gradstep.optim.create``) on it from the
@@ -115,8 +115,10 @@ def settle_step(distance: np.ndarray, tol: float) -> int | None:
     return int(above[-1] + 1)
 
 
-def contour_panel(surface: Surface, paths: list[dict], *, title: str = "", log_levels: bool = False) -> dict:
-    """A panel for :func:`gradstep.plots.plot_paths`: the surface's contours and the given paths."""
+def contour_panel(surface: Surface, paths: list, *, title: str = "", log_levels: bool = False):
+    """A :class:`gradstep.plots.Contour`: the surface's contours and ``paths`` (``plots.Trajectory``)."""
+    from ..plots import Contour
+
     x = np.linspace(*surface.xlim, 240)
     y = np.linspace(*surface.ylim, 200)
     X, Y = np.meshgrid(x, y)
@@ -125,14 +127,7 @@ def contour_panel(surface: Surface, paths: list[dict], *, title: str = "", log_l
         levels = np.logspace(-1, np.log10(Z.max()), 18).tolist()
     else:
         levels = np.linspace(0, float(surface.f(np.array(surface.start))) * 1.3, 16)[1:].tolist()
-    return {
-        "x": x.tolist(),
-        "y": y.tolist(),
-        "z": Z.tolist(),
-        "levels": levels,
-        "paths": paths,
-        "optimum": list(surface.minimum),
-        "title": title or surface.name,
-        "xlabel": surface.labels[0],
-        "ylabel": surface.labels[1],
-    }
+    return Contour(
+        x=x.tolist(), y=y.tolist(), z=Z, levels=levels, paths=tuple(paths), optimum=list(surface.minimum),
+        title=title or surface.name, xlabel=surface.labels[0], ylabel=surface.labels[1],
+    )  # fmt: skip
