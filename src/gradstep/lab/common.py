@@ -40,22 +40,24 @@ __all__ = [
 SATURATION = 0.99
 
 
-# The doctor (gradstep.doctor / doctor_report) applies the same activation-aware rule inside its per-layer
-# measurement but exposes no function for it yet; until it does, these two are the lab's one copy.
 def dead_fraction(A: np.ndarray) -> float:
-    """The fraction of units (columns of ``A``) whose activation is exactly 0 on every row: dead units."""
-    return float(np.all(A == 0, axis=0).mean())
+    """The fraction of units (columns of ``A``) whose activation is exactly 0 on every row: the doctor's
+    own measure (:func:`gradstep.doctor.dead_fraction`)."""
+    from ..doctor import dead_fraction as doctor_dead_fraction
+
+    return doctor_dead_fraction(A)
 
 
 def saturated_fraction(A: np.ndarray, activation: str, threshold: float = SATURATION) -> float | None:
-    """The fraction of activations ``A`` in the flat tails of ``activation``: ``|a| > threshold`` for tanh,
-    ``a < 1 - threshold`` or ``a > threshold`` for sigmoid (its outputs are in (0, 1)). None for an
-    activation that does not saturate (ReLU, linear, ...)."""
-    if activation == "tanh":
-        return float((np.abs(A) > threshold).mean())
-    if activation == "sigmoid":
-        return float(((A < 1 - threshold) | (A > threshold)).mean())
-    return None
+    """The fraction of activations ``A`` in the flat tails of ``activation``, by the doctor's
+    activation-aware rule (:func:`gradstep.doctor.saturated_mask`: ``|a| > threshold`` for tanh,
+    ``a < 1 - threshold`` or ``a > threshold`` for sigmoid). None for an activation that does not
+    saturate (ReLU, linear, ...)."""
+    from ..doctor import SATURATING, saturated_mask
+
+    if activation not in SATURATING:
+        return None
+    return float(saturated_mask(A, activation, threshold).mean())
 
 
 @functools.lru_cache(maxsize=4)
