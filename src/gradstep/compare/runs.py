@@ -49,7 +49,7 @@ def _run_one(config, target: float) -> dict[str, Any]:
 
     from .. import optim
     from ..run.build import build
-    from ..train import TrainingDiverged, evaluate, fit
+    from ..train import TrainingDiverged, evaluate
 
     with threadpool_limits(limits=1):
         ds = load_split(config.data, config.seed, config.val_fraction, config.test_fraction, config.dtype)
@@ -62,22 +62,9 @@ def _run_one(config, target: float) -> dict[str, Any]:
         )
         diverged = False
         try:
-            with np.errstate(
-                over="ignore", invalid="ignore"
-            ):  # a diverging run is recorded, not warned about
-                fit(
-                    run.model,
-                    run.optimizer,
-                    ds,
-                    epochs=config.epochs,
-                    batch_size=config.batch_size,
-                    seed=config.seed,
-                    loss=run.loss,
-                    schedule=run.schedule,
-                    clip_norm=config.clip_norm,
-                    state=run.state,
-                    quiet=True,
-                )
+            # A diverging run is recorded, not warned about.
+            with np.errstate(over="ignore", invalid="ignore"):
+                run.fit(quiet=True)
         except TrainingDiverged:
             diverged = True
         test = evaluate(run.model, ds.X_test, ds.y_test, run.loss) if not diverged else None

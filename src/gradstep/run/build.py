@@ -33,6 +33,21 @@ class Run:
     loss: str
     schedule: Any
 
+    def fit(self, callbacks=(), *, quiet: bool = False, progress: bool | None = None):
+        """Train this run as its configuration says (epochs, batches, seed, loss, schedule, clipping),
+        continuing from ``self.state``; the new state is kept and returned. Every caller that trains a
+        run (``gradstep train``, ``resume``, each ``compare`` run) goes through here."""
+        from ..train import fit
+
+        c = self.config
+        self.state = fit(
+            self.model, self.optimizer, self.data,
+            epochs=c.epochs, batch_size=c.batch_size, seed=c.seed, loss=self.loss, schedule=self.schedule,
+            clip_norm=c.clip_norm, callbacks=list(callbacks), state=self.state,
+            quiet=quiet, progress=progress,
+        )  # fmt: skip
+        return self.state
+
 
 def build(config: RunConfig, *, dataset=None) -> Run:
     """Load the data and build a freshly initialized model and optimizer for ``config``.
