@@ -118,7 +118,7 @@ def test_hyperparams_rebuild_the_same_optimizer(case):
     assert repr(opt).startswith(f"{case.cls.__name__}(lr=0.02")
 
 
-@pytest.mark.parametrize("module", ["sgd", "rmsprop", "adam"])
+@pytest.mark.parametrize("module", ["sgd", "rmsprop", "adam", "wrappers", "hyperparameters"])
 def test_docstring_examples_run(module):
     import importlib
 

@@ -13,6 +13,7 @@ from .base import _REGISTRY, Optimizer, register
 from .clipping import clip_by_global_norm, clip_by_value, global_norm
 from .rmsprop import RMSprop
 from .sgd import SGD, Momentum
+from .wrappers import EMA, Lookahead
 
 __all__ = [
     "Optimizer",
@@ -21,6 +22,8 @@ __all__ = [
     "RMSprop",
     "Adam",
     "AdamW",
+    "Lookahead",
+    "EMA",
     "get",
     "create",
     "available",
