@@ -7,7 +7,7 @@ line's optimizer flags, ``gradstep list optimizers`` and the hyperparameter tabl
 
 >>> lr = real("lr", 0.001, low=0.0, help="learning rate")
 >>> lr.check(0.01), lr.allowed
-(0.01, 'a real number in [0.0, inf)')
+(0.01, 'a real number in [0.0, inf]')
 """
 
 from __future__ import annotations
