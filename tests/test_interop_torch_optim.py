@@ -21,6 +21,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from test_optim_torch import TorchNAdamDoubleProduct  # noqa: E402
+
 from gradstep import optim as np_optim  # noqa: E402
 from gradstep._validation import GradstepError  # noqa: E402
 from gradstep.interop import torch as gt  # noqa: E402
@@ -59,6 +61,22 @@ CASES = [
     ("adamw_outside", "adamw", {"lr": 0.01, "eps_mode": "outside_sqrt"}),
     ("adamw_amsgrad_wd", "adamw",
      {"lr": 0.01, "eps_mode": "outside_sqrt", "amsgrad": True, "weight_decay": 0.3}),
+    ("adagrad", "adagrad", {"lr": 0.05}),
+    ("adagrad_all", "adagrad",
+     {"lr": 0.05, "lr_decay": 0.01, "weight_decay": 0.1, "initial_accumulator_value": 0.1, "eps": 1e-6}),
+    ("adagrad_eps_in_sqrt", "adagrad", {"lr": 0.05, "eps_in_sqrt": True, "initial_accumulator_value": 0.1}),
+    ("adamax", "adamax", {"lr": 0.01}),
+    ("adamax_wd", "adamax", {"lr": 0.01, "beta1": 0.8, "beta2": 0.99, "weight_decay": 0.1}),
+    ("nadam", "nadam", {"lr": 0.01}),
+    ("nadam_wd", "nadam", {"lr": 0.01, "weight_decay": 0.1, "momentum_decay": 0.01}),
+    ("nadamw", "nadamw", {"lr": 0.01, "weight_decay": 0.1}),
+    ("radam", "radam", {"lr": 0.01}),
+    ("radam_wd", "radam", {"lr": 0.01, "beta2": 0.99, "weight_decay": 0.1}),
+    ("radamw", "radamw", {"lr": 0.01, "weight_decay": 0.1}),
+    ("adadelta", "adadelta", {"lr": 1.0}),
+    ("adadelta_wd", "adadelta", {"lr": 0.5, "rho": 0.95, "eps": 1e-5, "weight_decay": 0.1}),
+    ("lion", "lion", {"lr": 0.001}),
+    ("lion_wd", "lion", {"lr": 0.001, "beta1": 0.95, "beta2": 0.98, "weight_decay": 0.5}),
 ]  # fmt: skip
 
 # The cases that a torch.optim built-in computes with the same formula: (kwargs -> torch optimizer).
@@ -77,6 +95,22 @@ TORCH_BUILTINS = {
     "adam_wd": lambda g: torch.optim.Adam(g, lr=0.01, weight_decay=0.1),
     "adamw_outside": lambda g: torch.optim.AdamW(g, lr=0.01),
     "adamw_amsgrad_wd": lambda g: torch.optim.AdamW(g, lr=0.01, amsgrad=True, weight_decay=0.3),
+    "adagrad": lambda g: torch.optim.Adagrad(g, lr=0.05),
+    "adagrad_all": lambda g: torch.optim.Adagrad(
+        g, lr=0.05, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.1, eps=1e-6
+    ),
+    "adamax": lambda g: torch.optim.Adamax(g, lr=0.01),
+    "adamax_wd": lambda g: torch.optim.Adamax(g, lr=0.01, betas=(0.8, 0.99), weight_decay=0.1),
+    # torch keeps NAdam's mu_product in its default dtype: float64 here, as gradstep computes it
+    # (tests/test_optim_torch.py measures the float32 product).
+    "nadam": lambda g: TorchNAdamDoubleProduct(g, lr=0.01),
+    "nadam_wd": lambda g: TorchNAdamDoubleProduct(g, lr=0.01, weight_decay=0.1, momentum_decay=0.01),
+    "nadamw": lambda g: TorchNAdamDoubleProduct(g, lr=0.01, weight_decay=0.1, decoupled_weight_decay=True),
+    "radam": lambda g: torch.optim.RAdam(g, lr=0.01),
+    "radam_wd": lambda g: torch.optim.RAdam(g, lr=0.01, betas=(0.9, 0.99), weight_decay=0.1),
+    "radamw": lambda g: torch.optim.RAdam(g, lr=0.01, weight_decay=0.1, decoupled_weight_decay=True),
+    "adadelta": lambda g: torch.optim.Adadelta(g, lr=1.0),
+    "adadelta_wd": lambda g: torch.optim.Adadelta(g, lr=0.5, rho=0.95, eps=1e-5, weight_decay=0.1),
 }
 TOL = {np.float64: 1e-12, np.float32: 1e-6}
 IDS = [c[0] for c in CASES]
@@ -336,7 +370,10 @@ def test_load_state_dict_rejects_wrong_shapes_and_state_names():
 
 # -- construction, validation and the API ------------------------------------------------------------
 
-CLASSES = [gt.SGD, gt.Momentum, gt.RMSprop, gt.Adam, gt.AdamW]
+CLASSES = [
+    gt.SGD, gt.Momentum, gt.RMSprop, gt.Adam, gt.AdamW,
+    gt.Adagrad, gt.Adamax, gt.NAdam, gt.NAdamW, gt.RAdam, gt.RAdamW, gt.Adadelta, gt.Lion,
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
@@ -369,6 +406,12 @@ BAD_ARGS = [
     ("momentum", {"lr": 0.1, "beta": 0.0, "nesterov": True}, "Nesterov momentum needs a momentum"),
     ("sgd", {"lr": 0.1, "weight_decay": -1}, "Argument `weight_decay`"),
     ("adam", {"foreach": "yes"}, "Argument `foreach` must be True, False or None"),
+    ("adagrad", {"initial_accumulator_value": -0.1}, "Argument `initial_accumulator_value`"),
+    ("adamax", {"beta2": 1.0}, r"Argument `beta2` must be a finite number in \[0.0, 1.0\)"),
+    ("nadam", {"momentum_decay": -1.0}, "Argument `momentum_decay`"),
+    ("radamw", {"weight_decay": -0.1}, "Argument `weight_decay`"),
+    ("adadelta", {"rho": 1.0}, "Argument `rho`"),
+    ("lion", {"beta1": 1.5}, r"Argument `beta1` must be a finite number in \[0.0, 1.0\]"),
 ]
 
 
@@ -517,3 +560,12 @@ def test_benchmark_quick_smoke(tmp_path):
     names = {r["name"] for r in result["results"]}
     assert {"gradstep loop", "gradstep foreach", "torch default", "torch fused"} <= names
     assert "ms/step" in proc.stdout
+
+
+@pytest.mark.parametrize("foreach", [False, True], ids=["loop", "foreach"])
+def test_adagrad_sum_starts_at_its_initial_value(foreach):
+    w = torch.zeros(3, requires_grad=True)
+    opt = gt.Adagrad([w], lr=0.1, initial_accumulator_value=0.25, foreach=foreach)
+    w.grad = torch.tensor([0.0, 1.0, -2.0])
+    opt.step()
+    torch.testing.assert_close(opt.state[w]["S"], torch.tensor([0.25, 1.25, 4.25]), rtol=0, atol=0)

@@ -17,7 +17,21 @@ import numpy as np
 import pytest
 
 from gradstep import GradstepError, optim
-from gradstep.optim import SGD, Adam, AdamW, Momentum, RMSprop
+from gradstep.optim import (
+    SGD,
+    Adadelta,
+    Adagrad,
+    Adam,
+    Adamax,
+    AdamW,
+    Lion,
+    Momentum,
+    NAdam,
+    NAdamW,
+    RAdam,
+    RAdamW,
+    RMSprop,
+)
 
 numba = pytest.importorskip("numba")
 from gradstep.optim import _kernels  # noqa: E402
@@ -58,6 +72,21 @@ CONFIGS = [
     ("adamw_outside", AdamW, {"eps_mode": "outside_sqrt", "weight_decay": 0.1}),
     ("adamw_amsgrad_hat", AdamW, {"amsgrad": True, "eps_mode": "hat"}),
     ("adamw_no_decay", AdamW, {"weight_decay": 0.0}),
+    ("adagrad", Adagrad, {}),
+    ("adagrad_eps_in_sqrt", Adagrad, {"eps_in_sqrt": True, "initial_accumulator_value": 0.1}),
+    ("adagrad_all", Adagrad, {"lr_decay": 0.05, "weight_decay": 0.01, "initial_accumulator_value": 0.5}),
+    ("adamax", Adamax, {}),
+    ("adamax_wd", Adamax, {"beta1": 0.8, "beta2": 0.99, "weight_decay": 0.01}),
+    ("nadam", NAdam, {}),
+    ("nadam_wd", NAdam, {"weight_decay": 0.01, "momentum_decay": 0.01}),
+    ("nadamw", NAdamW, {"weight_decay": 0.1}),
+    ("radam", RAdam, {}),  # rectified from step 6 on: both branches run
+    ("radam_beta2_low", RAdam, {"beta2": 0.9, "weight_decay": 0.01}),
+    ("radamw", RAdamW, {"weight_decay": 0.1}),
+    ("adadelta", Adadelta, {}),
+    ("adadelta_wd", Adadelta, {"rho": 0.95, "eps": 1e-5, "weight_decay": 0.01}),
+    ("lion", Lion, {}),
+    ("lion_wd", Lion, {"beta1": 0.95, "beta2": 0.98, "weight_decay": 0.5}),
 ]
 each_config = pytest.mark.parametrize("config", CONFIGS, ids=[c[0] for c in CONFIGS])
 DTYPES = pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
@@ -211,6 +240,12 @@ KERNEL_CASES = [
     ("momentum", lambda par: _kernels.momentum_kernel(True, _kernels.COUPLED, par), 1, 6),
     ("rmsprop", lambda par: _kernels.rmsprop_kernel(False, True, True, _kernels.COUPLED, par), 3, 6),
     ("adam", lambda par: _kernels.adam_kernel(True, True, _kernels.DECOUPLED, par), 3, 10),
+    ("adagrad", lambda par: _kernels.adagrad_kernel(False, _kernels.COUPLED, par), 1, 3),
+    ("adamax", lambda par: _kernels.adamax_kernel(_kernels.COUPLED, par), 2, 5),
+    ("nadam", lambda par: _kernels.nadam_kernel(_kernels.DECOUPLED, par), 2, 9),
+    ("radam", lambda par: _kernels.radam_kernel(_kernels.COUPLED, par), 2, 11),
+    ("adadelta", lambda par: _kernels.adadelta_kernel(_kernels.COUPLED, par), 2, 5),
+    ("lion", lambda par: _kernels.lion_kernel(_kernels.DECOUPLED, par), 1, 6),
 ]
 
 
@@ -223,7 +258,7 @@ def test_parallel_and_serial_kernels_agree(case, dtype):
     p = rng.normal(size=n).astype(dtype)
     g = rng.normal(size=n).astype(dtype)
     state = [np.abs(rng.normal(size=n)).astype(dtype) for _ in range(n_state)]
-    scalars = np.array([0.01, 0.9, 0.1, 0.5, 0.001, 0.999, 0.5, 1e-8, 0.01, 0.99][:n_scalars], dtype)
+    scalars = np.array([0.01, 0.9, 0.1, 0.5, 0.001, 0.999, 0.5, 1e-8, 0.01, 0.99, 0.999][:n_scalars], dtype)
     out = {}
     for parallel in (False, True):
         arrays = [p.copy(), g.copy(), *(s.copy() for s in state)]

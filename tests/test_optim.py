@@ -15,7 +15,22 @@ import numpy as np
 import pytest
 
 from gradstep import optim
-from gradstep.optim import SGD, Adam, AdamW, Momentum, Optimizer, RMSprop
+from gradstep.optim import (
+    SGD,
+    Adadelta,
+    Adagrad,
+    Adam,
+    Adamax,
+    AdamW,
+    Lion,
+    Momentum,
+    NAdam,
+    NAdamW,
+    Optimizer,
+    RAdam,
+    RAdamW,
+    RMSprop,
+)
 
 
 @dataclass(frozen=True)
@@ -61,6 +76,28 @@ CASES = [
     Case("adam_weight_decay", Adam, {"weight_decay": 0.01}, 0.1, 0.03),
     Case("adamw", AdamW, {}, 0.1, 0.03),
     Case("adamw_amsgrad_outside", AdamW, {"amsgrad": True, "eps_mode": "outside_sqrt"}, 0.1, 0.03),
+    Case("adagrad", Adagrad, {}, 1.0, 0.1),
+    Case(
+        "adagrad_all_options",
+        Adagrad,
+        {"lr_decay": 0.01, "weight_decay": 1e-3, "eps_in_sqrt": True},
+        1.0,
+        0.1,
+    ),
+    Case("adamax", Adamax, {}, 0.3, 0.03),
+    Case("adamax_weight_decay", Adamax, {"weight_decay": 0.01}, 0.3, 0.03),
+    Case("nadam", NAdam, {}, 0.1, 0.1),
+    Case("nadam_weight_decay", NAdam, {"weight_decay": 0.01, "momentum_decay": 0.01}, 0.1, 0.1),
+    Case("nadamw", NAdamW, {"weight_decay": 0.01}, 0.1, 0.1),
+    # RAdam's first 5 steps are momentum SGD (not normalized): small rates, or Rosenbrock diverges.
+    Case("radam", RAdam, {}, 0.01, 1e-3),
+    Case("radam_weight_decay", RAdam, {"weight_decay": 0.01}, 0.01, 1e-3),
+    Case("radamw", RAdamW, {"weight_decay": 0.01}, 0.01, 1e-3),
+    # Adadelta's first steps are about lr * sqrt(eps / (1 - rho)): it needs lr of order 1 and more.
+    Case("adadelta", Adadelta, {}, 10.0, 3.0),
+    Case("adadelta_weight_decay", Adadelta, {"rho": 0.95, "weight_decay": 1e-3}, 10.0, 3.0),
+    Case("lion", Lion, {}, 0.1, 0.03),
+    Case("lion_weight_decay", Lion, {"beta1": 0.95, "weight_decay": 0.1}, 0.1, 0.03),
 ]
 
 each_case = pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -91,13 +128,24 @@ def run(opt, params, steps, start=0):
 
 
 def test_registry_names():
-    assert optim.available() == ["adam", "adamw", "momentum", "rmsprop", "sgd"]
+    assert optim.available() == [
+        "adadelta", "adagrad", "adam", "adamax", "adamw", "lion", "momentum", "nadam", "nadamw",
+        "radam", "radamw", "rmsprop", "sgd",
+    ]  # fmt: skip
     for name, cls in [
         ("sgd", SGD),
         ("momentum", Momentum),
         ("rmsprop", RMSprop),
         ("adam", Adam),
         ("adamw", AdamW),
+        ("adagrad", Adagrad),
+        ("adamax", Adamax),
+        ("nadam", NAdam),
+        ("nadamw", NAdamW),
+        ("radam", RAdam),
+        ("radamw", RAdamW),
+        ("adadelta", Adadelta),
+        ("lion", Lion),
     ]:
         assert optim.get(name) is cls
         assert optim.get(name.upper()) is cls
@@ -118,7 +166,11 @@ def test_hyperparams_rebuild_the_same_optimizer(case):
     assert repr(opt).startswith(f"{case.cls.__name__}(lr=0.02")
 
 
-@pytest.mark.parametrize("module", ["sgd", "rmsprop", "adam", "wrappers", "hyperparameters"])
+@pytest.mark.parametrize(
+    "module",
+    ["sgd", "rmsprop", "adam", "adagrad", "adamax", "nadam", "radam", "adadelta", "lion", "wrappers"]
+    + ["hyperparameters"],
+)
 def test_docstring_examples_run(module):
     import importlib
 

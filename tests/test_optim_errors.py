@@ -6,7 +6,21 @@ import numpy as np
 import pytest
 
 from gradstep import GradstepError, optim
-from gradstep.optim import SGD, Adam, AdamW, Momentum, RMSprop
+from gradstep.optim import (
+    SGD,
+    Adadelta,
+    Adagrad,
+    Adam,
+    Adamax,
+    AdamW,
+    Lion,
+    Momentum,
+    NAdam,
+    NAdamW,
+    RAdam,
+    RAdamW,
+    RMSprop,
+)
 
 
 def P():
@@ -132,7 +146,8 @@ BAD_INPUTS = [
     ),
     pytest.param(
         lambda: optim.get("adma"),
-        r"Unknown optimizer 'adma'; did you mean 'adam'\? Known: adam, adamw, momentum, rmsprop, sgd\.",
+        r"Unknown optimizer 'adma'; did you mean 'adam'\? Known: adadelta, adagrad, adam, adamax, adamw, "
+        r"lion, momentum, nadam, nadamw, radam, radamw, rmsprop, sgd\.",
         id="get_misspelled",
     ),
     pytest.param(
@@ -160,6 +175,76 @@ BAD_INPUTS = [
         lambda: (lambda w: Momentum([w[:4], np.zeros(2), w[2:]]))(np.zeros(8)),
         r"must not repeat a parameter: params\[0\] and params\[2\] are views that share memory",
         id="overlapping_views",
+    ),
+    pytest.param(
+        lambda: Adagrad(P(), lr_decay=-0.1),
+        r"Argument `lr_decay` must be a finite number in \[0\.0, inf\]\. Received: lr_decay=-0\.1",
+        id="adagrad_lr_decay_negative",
+    ),
+    pytest.param(
+        lambda: Adagrad(P(), initial_accumulator_value=NAN),
+        r"Argument `initial_accumulator_value` .*\[0\.0, inf\]\. Received: initial_accumulator_value=nan",
+        id="adagrad_initial_accumulator_nan",
+    ),
+    pytest.param(
+        lambda: Adagrad(P(), eps=0.0),
+        r"Argument `eps` .*\(0\.0, inf\]\. Received: eps=0\.0",
+        id="adagrad_eps_zero",
+    ),
+    pytest.param(
+        lambda: Adagrad(P(), eps_in_sqrt="no"),
+        r"Argument `eps_in_sqrt` must be True or False\. Received: eps_in_sqrt='no'",
+        id="adagrad_eps_in_sqrt_not_bool",
+    ),
+    pytest.param(
+        lambda: Adamax(P(), beta2=1.0),
+        r"Argument `beta2` .*\[0\.0, 1\.0\)\. Received: beta2=1\.0",
+        id="adamax_beta2_one",
+    ),
+    pytest.param(
+        lambda: NAdam(P(), momentum_decay=-0.004),
+        r"Argument `momentum_decay` .*\[0\.0, inf\]\. Received: momentum_decay=-0\.004",
+        id="nadam_momentum_decay_negative",
+    ),
+    pytest.param(
+        lambda: NAdamW(P(), beta1=1.0),
+        r"Argument `beta1` .*\[0\.0, 1\.0\)\. Received: beta1=1\.0",
+        id="nadamw_beta1_one",
+    ),
+    pytest.param(
+        lambda: RAdam(P(), beta2=-0.5),
+        r"Argument `beta2` .*\[0\.0, 1\.0\)\. Received: beta2=-0\.5",
+        id="radam_beta2_negative",
+    ),
+    pytest.param(
+        lambda: RAdamW(P(), weight_decay=-1.0),
+        r"Argument `weight_decay` .*\[0\.0, inf\]\. Received: weight_decay=-1\.0",
+        id="radamw_weight_decay_negative",
+    ),
+    pytest.param(
+        lambda: Adadelta(P(), rho=1.0),
+        r"Argument `rho` must be a finite number in \[0\.0, 1\.0\)\. Received: rho=1\.0",
+        id="adadelta_rho_one",
+    ),
+    pytest.param(
+        lambda: Adadelta(P(), lr=-1.0),
+        r"Argument `lr` .*\[0\.0, inf\]\. Received: lr=-1\.0",
+        id="adadelta_negative_lr",
+    ),
+    pytest.param(
+        lambda: Lion(P(), beta1=1.5),
+        r"Argument `beta1` must be a finite number in \[0\.0, 1\.0\]\. Received: beta1=1\.5",
+        id="lion_beta1_above_one",
+    ),
+    pytest.param(
+        lambda: Lion(P(), beta2=1.0),
+        r"Argument `beta2` .*\[0\.0, 1\.0\)\. Received: beta2=1\.0",
+        id="lion_beta2_one",
+    ),
+    pytest.param(
+        lambda: optim.create("nadma", P()),
+        r"Unknown optimizer 'nadma'; did you mean 'nadam'\?",
+        id="create_misspelled_nadam",
     ),
     pytest.param(
         lambda: Adam([np.zeros(3, dtype=int)]),
@@ -304,6 +389,36 @@ BAD_CHECKPOINTS = [
         lambda: {**_saved(Adam, P()), "hyperparams": {**Adam(P()).hyperparams(), "momentum": 0.9}},
         lambda: Adam(P()),
         r"Optimizer state has hyperparameters 'adam' does not take",
+    ),
+    (
+        "nadam_into_nadamw",
+        lambda: _saved(NAdam, P()),
+        lambda: NAdamW(P()),
+        r"Optimizer state was saved by 'nadam' and cannot be loaded into 'nadamw'",
+    ),
+    (
+        "adagrad_into_adadelta",
+        lambda: _saved(Adagrad, P()),
+        lambda: Adadelta(P()),
+        r"Optimizer state was saved by 'adagrad' and cannot be loaded into 'adadelta'",
+    ),
+    (
+        "adamax_state_shape",
+        lambda: _saved(Adamax, [np.zeros(3), np.zeros((2, 2))]),
+        lambda: Adamax([np.zeros(3), np.zeros((2, 3))]),
+        r"Optimizer state 'V'\[1\] has shape \(2, 2\) but its parameter has shape \(2, 3\)",
+    ),
+    (
+        "lion_bad_saved_beta",
+        lambda: {**_saved(Lion, P()), "hyperparams": {**Lion(P()).hyperparams(), "beta2": 1.0}},
+        lambda: Lion(P()),
+        r"Argument `beta2` .*Received: beta2=1\.0",
+    ),
+    (
+        "radam_unknown_saved_hyperparameter",
+        lambda: {**_saved(RAdam, P()), "hyperparams": {**RAdam(P()).hyperparams(), "amsgrad": True}},
+        lambda: RAdam(P()),
+        r"Optimizer state has hyperparameters 'radam' does not take",
     ),
     (
         "not_a_dict",

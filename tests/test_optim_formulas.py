@@ -11,7 +11,21 @@ import math
 import numpy as np
 import pytest
 
-from gradstep.optim import SGD, Adam, AdamW, Momentum, RMSprop
+from gradstep.optim import (
+    SGD,
+    Adadelta,
+    Adagrad,
+    Adam,
+    Adamax,
+    AdamW,
+    Lion,
+    Momentum,
+    NAdam,
+    NAdamW,
+    RAdam,
+    RAdamW,
+    RMSprop,
+)
 
 W0 = [1.0, -2.0]
 G1 = [0.5, 1.0]
@@ -184,6 +198,130 @@ def test_adam_coupled_decay_enters_the_moments():
     close(w, [1 - 0.1 * 1.0 / math.sqrt(1.0 + 1e-8), -2.0])
 
 
+def test_adagrad_steps_with_lr_decay_and_initial_accumulator():
+    # S0 = 0.25.  t=1: S = 0.25 + G1^2 = [0.5, 1.25], lr_1 = 0.1
+    # t=2: S = [1.5, 2.25], lr_2 = 0.1 / (1 + 1 * 0.5)
+    w = np.array(W0)
+    opt = Adagrad([w], lr=0.1, lr_decay=0.5, initial_accumulator_value=0.25, eps=1e-10)
+    close(opt.state["S"][0], [0.25, 0.25])
+    after1, after2 = two_steps(opt, w)
+    w1 = [1 - 0.1 * 0.5 / (math.sqrt(0.5) + 1e-10), -2 - 0.1 * 1.0 / (math.sqrt(1.25) + 1e-10)]
+    close(after1, w1)
+    lr2 = 0.1 / 1.5
+    close(after2, [w1[0] - lr2 * 1.0 / (math.sqrt(1.5) + 1e-10), w1[1] + lr2 / (math.sqrt(2.25) + 1e-10)])
+    close(opt.state["S"][0], [1.5, 2.25])
+
+
+def test_adagrad_first_step_eps_in_sqrt():
+    # Keras's and optax's form: S = 0.1 + G1^2 = [0.35, 1.1];  w1 = w0 - lr * G1 / sqrt(S + eps)
+    w = np.array(W0)
+    Adagrad([w], lr=0.1, initial_accumulator_value=0.1, eps=0.01, eps_in_sqrt=True).step([np.array(G1)])
+    close(w, [1 - 0.1 * 0.5 / math.sqrt(0.36), -2 - 0.1 * 1.0 / math.sqrt(1.11)])
+
+
+def test_adamax_steps():
+    # beta1 = beta2 = 0.5, one coordinate, g1 = 2 then g2 = 0, eps = 1e-3.
+    # t=1: V = 1, U = max(0, 2 + eps) = 2.001, lr_1 = 0.1 / (1 - 0.5);  w1 = 1 - 0.2 * 1 / 2.001
+    # t=2: V = 0.5, U = max(0.5 * 2.001, 0 + eps) = 1.0005, lr_2 = 0.1 / 0.75
+    w = np.array([1.0])
+    opt = Adamax([w], lr=0.1, beta1=0.5, beta2=0.5, eps=1e-3)
+    opt.step([np.array([2.0])])
+    w1 = 1 - 0.2 * 1 / 2.001
+    close(w, [w1])
+    opt.step([np.array([0.0])])
+    close(w, [w1 - (0.1 / 0.75) * 0.5 / 1.0005])
+    close(opt.state["U"][0], [1.0005])
+
+
+def test_adamax_max_keeps_a_large_past_gradient():
+    # U decays from a large gradient instead of averaging it away: g = 10 then 1, beta2 = 0.9.
+    w = np.array([0.0])
+    opt = Adamax([w], lr=0.1, beta2=0.9, eps=1e-8)
+    opt.step([np.array([10.0])])
+    opt.step([np.array([1.0])])
+    close(opt.state["U"][0], [0.9 * (10 + 1e-8)])
+
+
+def test_nadam_first_two_steps():
+    # Dozat's schedule with psi = 0.004: mu_t = 0.9 * (1 - 0.5 * 0.96**(0.004 t)).
+    # t=1: V = 0.1 G1, S = 0.001 G1^2, D = sqrt(S / 0.001) + eps = |G1| + eps
+    #      w1 = w0 - lr (1 - mu1)/(1 - mu1) G1/D - lr mu2/(1 - mu1 mu2) V/D
+    mu = [0.9 * (1 - 0.5 * 0.96 ** (0.004 * t)) for t in range(4)]  # mu[t], t = 1, 2, 3
+    lr, eps = 0.1, 1e-8
+    w = np.array(W0)
+    opt = NAdam([w], lr=lr)
+    after1, after2 = two_steps(opt, w)
+    w1 = []
+    for w0, g in zip(W0, G1, strict=True):
+        D = abs(g) + eps
+        w1.append(w0 - lr * g / D - lr * mu[2] / (1 - mu[1] * mu[2]) * (0.1 * g) / D)
+    close(after1, w1)
+    # t=2: V = 0.9 V1 + 0.1 G2, S = 0.999 S1 + 0.001 G2^2, D = sqrt(S / (1 - 0.999^2)) + eps
+    w2 = []
+    for w1_i, g1, g2 in zip(w1, G1, G2, strict=True):
+        V = 0.9 * 0.1 * g1 + 0.1 * g2
+        D = math.sqrt((0.999 * 0.001 * g1 * g1 + 0.001 * g2 * g2) / (1 - 0.999**2)) + eps
+        p1, p2 = mu[1] * mu[2], mu[1] * mu[2] * mu[3]
+        w2.append(w1_i - lr * (1 - mu[2]) / (1 - p1) * g2 / D - lr * mu[3] / (1 - p2) * V / D)
+    close(after2, w2)
+
+
+def test_radam_is_bias_corrected_momentum_then_rectified():
+    # beta2 = 0.999: rho_t <= 5 for t <= 5, so those steps are w -= lr * V/(1 - beta1^t);
+    # step 6 is rectified. One coordinate, gradients 1, 2, ..., 6, all written out with scalars.
+    beta1, beta2, lr, eps = 0.9, 0.999, 0.01, 1e-8
+    w = np.array([1.0])
+    opt = RAdam([w], lr=lr, beta1=beta1, beta2=beta2, eps=eps)
+    expected, V, S = 1.0, 0.0, 0.0
+    rho_inf = 2 / (1 - beta2) - 1
+    for t in range(1, 7):
+        g = float(t)
+        opt.step([np.array([g])])
+        V = beta1 * V + (1 - beta1) * g
+        S = beta2 * S + (1 - beta2) * g * g
+        V_hat = V / (1 - beta1**t)
+        rho_t = rho_inf - 2 * t * beta2**t / (1 - beta2**t)
+        assert (rho_t > 5) == (t == 6)
+        if t < 6:
+            expected -= lr * V_hat
+        else:
+            r = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            expected -= lr * V_hat * math.sqrt(1 - beta2**t) / (math.sqrt(S) + eps) * r
+        close(w, [expected])
+
+
+def test_adadelta_steps():
+    # rho = 0.5, eps = 0.01, one coordinate, g1 = 2, g2 = 1.
+    # t=1: S = 2, delta = sqrt(0 + 0.01)/sqrt(2.01) * 2, D = 0.5 delta^2, w1 = 1 - lr delta
+    # t=2: S = 1 + 0.5 = 1.5, delta2 = sqrt(D + 0.01)/sqrt(1.51) * 1
+    w = np.array([1.0])
+    opt = Adadelta([w], lr=0.5, rho=0.5, eps=0.01)
+    opt.step([np.array([2.0])])
+    delta1 = math.sqrt(0.01) / math.sqrt(2.01) * 2
+    close(w, [1 - 0.5 * delta1])
+    D1 = 0.5 * delta1**2
+    close(opt.state["S_delta"][0], [D1])
+    opt.step([np.array([1.0])])
+    delta2 = math.sqrt(D1 + 0.01) / math.sqrt(1.51)
+    close(w, [1 - 0.5 * delta1 - 0.5 * delta2])
+    close(opt.state["S"][0], [1.5])
+
+
+def test_lion_steps_from_the_paper():
+    # Chen et al. 2023, Algorithm 2: c = b1 m + (1 - b1) g;  w -= lr (sign(c) + wd w);  m = b2 m + (1 - b2) g.
+    # t=1 (m = 0): c = 0.1 G1, sign [1, 1];  w1 = w0 - 0.1 (1 + 0.5 w0) = [0.85, -2.0];  m1 = 0.01 G1
+    # t=2, g = [-0.01, -1.0]: c = 0.9 m1 + 0.1 g = [0.0035, -0.091]: the first coordinate steps against
+    #      its momentum's sign, not its gradient's;  w2 = w1 - 0.1 ([1, -1] + 0.5 w1)
+    w = np.array(W0)
+    opt = Lion([w], lr=0.1, beta1=0.9, beta2=0.99, weight_decay=0.5)
+    opt.step([np.array(G1)])
+    close(w, [1 - 0.1 * (1 + 0.5 * 1), -2 - 0.1 * (1 + 0.5 * -2)])
+    close(opt.state["V"][0], [0.005, 0.01])
+    opt.step([np.array([-0.01, -1.0])])
+    close(w, [0.85 - 0.1 * (1 + 0.5 * 0.85), -2.0 - 0.1 * (-1 + 0.5 * -2.0)])
+    close(opt.state["V"][0], [0.99 * 0.005 + 0.01 * -0.01, 0.99 * 0.01 + 0.01 * -1.0])
+
+
 # --- identities ---------------------------------------------------------------------------------------
 
 
@@ -275,3 +413,55 @@ def test_keras_momentum_form_equals_heavy_ball_at_constant_lr():
         v = 0.9 * v - 0.05 * g
         w_keras = w_keras + v
     np.testing.assert_allclose(w, w_keras, rtol=1e-13, atol=1e-14)
+
+
+def test_nadamw_and_radamw_without_decay_are_nadam_and_radam():
+    pa, pb = _run_pair(lambda p: NAdamW(p, lr=0.01), lambda p: NAdam(p, lr=0.01))
+    assert _equal(pa, pb)
+    pa, pb = _run_pair(lambda p: RAdamW(p, lr=0.01), lambda p: RAdam(p, lr=0.01))
+    assert _equal(pa, pb)
+
+
+def test_nadam_without_a_schedule_is_optax_nadam():
+    # momentum_decay = 1e6: 0.96**(1e6 t) is 0, so mu_t = beta1 and the products are beta1^t (optax's
+    # nesterov Adam): V_hat = b1 V / (1 - b1^(t+1)) + (1 - b1) g / (1 - b1^t), written out here.
+    rng = np.random.default_rng(4)
+    grads = rng.normal(size=10)
+    b1, b2, lr, eps = 0.9, 0.999, 0.01, 1e-8
+    w = np.array([0.5])
+    opt = NAdam([w], lr=lr, beta1=b1, beta2=b2, eps=eps, momentum_decay=1e6)
+    expected, V, S = 0.5, 0.0, 0.0
+    for t, g in enumerate(grads, start=1):
+        opt.step([np.array([g])])
+        V = b1 * V + (1 - b1) * g
+        S = b2 * S + (1 - b2) * g * g
+        V_hat = b1 * V / (1 - b1 ** (t + 1)) + (1 - b1) * g / (1 - b1**t)
+        expected -= lr * V_hat / (math.sqrt(S / (1 - b2**t)) + eps)
+        np.testing.assert_allclose(w, [expected], rtol=1e-12)
+
+
+def test_lion_with_equal_betas_is_sign_descent_on_the_momentum():
+    # beta1 = beta2 = b: c_t = b m_{t-1} + (1 - b) g_t is the new momentum m_t itself, the notes' EMA
+    # momentum V; Lion steps by -lr * sign(V). Its momentum is Momentum's V bit for bit.
+    b, lr = 0.8, 0.05
+    rng = np.random.default_rng(6)
+    start = [rng.normal(size=(3, 2)), rng.normal(size=4)]
+    w_lion = [p.copy() for p in start]
+    w_momentum = [p.copy() for p in start]
+    lion, momentum = Lion(w_lion, lr=lr, beta1=b, beta2=b), Momentum(w_momentum, lr=lr, beta=b)
+    expected = [p.copy() for p in start]
+    for _ in range(30):
+        grads = [p + 0.5 * rng.normal(size=p.shape) for p in w_lion]
+        lion.step(grads)
+        momentum.step(grads)
+        for e, V in zip(expected, momentum.state["V"], strict=True):
+            e -= lr * np.sign(V)
+    assert _equal(lion.state["V"], momentum.state["V"])
+    assert _equal(w_lion, expected)
+
+
+def test_lion_moves_every_coordinate_by_exactly_lr():
+    w = np.array([0.3, -0.7, 5.0])
+    opt = Lion([w], lr=0.125)
+    opt.step([np.array([1e-9, -1e9, 3.0])])
+    close(w, [0.3 - 0.125, -0.7 + 0.125, 5.0 - 0.125])

@@ -12,9 +12,41 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gradstep.optim import SGD, Adam, AdamW, Momentum, RMSprop
+from gradstep.optim import (
+    SGD,
+    Adadelta,
+    Adagrad,
+    Adam,
+    Adamax,
+    AdamW,
+    Momentum,
+    NAdam,
+    NAdamW,
+    RAdam,
+    RAdamW,
+    RMSprop,
+)
 
 torch = pytest.importorskip("torch")
+
+
+class TorchNAdamDoubleProduct(torch.optim.NAdam):
+    """torch.optim.NAdam with its ``mu_product`` in float64, as gradstep computes it.
+
+    torch keeps ``mu_product`` as a scalar tensor of its default dtype (float32 unless changed), so
+    it rounds the product to float32 every step; a float64 default for the step alone makes it
+    float64 and leaves everything else as it was. ``test_torch_nadam_float32_mu_product`` measures
+    what the float32 product changes.
+    """
+
+    def step(self, closure=None):
+        previous = torch.get_default_dtype()
+        torch.set_default_dtype(torch.float64)
+        try:
+            return super().step(closure)
+        finally:
+            torch.set_default_dtype(previous)
+
 
 SHAPES = [(3, 4), (5,), (2, 3, 2)]
 STEPS = 50
@@ -112,6 +144,52 @@ CASES = [
         lambda p: AdamW(p, lr=0.01, eps_mode="outside_sqrt", amsgrad=True, weight_decay=0.3),
         lambda p: torch.optim.AdamW(p, lr=0.01, amsgrad=True, weight_decay=0.3),
     ),
+    ("adagrad", lambda p: Adagrad(p, lr=0.05), lambda p: torch.optim.Adagrad(p, lr=0.05)),
+    (
+        "adagrad_all_options",
+        lambda p: Adagrad(
+            p, lr=0.05, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.1, eps=1e-6
+        ),
+        lambda p: torch.optim.Adagrad(
+            p, lr=0.05, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.1, eps=1e-6
+        ),
+    ),
+    ("adamax", lambda p: Adamax(p, lr=0.01), lambda p: torch.optim.Adamax(p, lr=0.01)),
+    (
+        "adamax_betas_weight_decay",
+        lambda p: Adamax(p, lr=0.01, beta1=0.8, beta2=0.99, eps=1e-6, weight_decay=0.1),
+        lambda p: torch.optim.Adamax(p, lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
+    ),
+    ("nadam", lambda p: NAdam(p, lr=0.01), lambda p: TorchNAdamDoubleProduct(p, lr=0.01)),
+    (
+        "nadam_weight_decay_momentum_decay",
+        lambda p: NAdam(p, lr=0.01, beta1=0.8, weight_decay=0.1, momentum_decay=0.01),
+        lambda p: TorchNAdamDoubleProduct(
+            p, lr=0.01, betas=(0.8, 0.999), weight_decay=0.1, momentum_decay=0.01
+        ),
+    ),
+    (
+        "nadamw",
+        lambda p: NAdamW(p, lr=0.01, weight_decay=0.1),
+        lambda p: TorchNAdamDoubleProduct(p, lr=0.01, weight_decay=0.1, decoupled_weight_decay=True),
+    ),
+    ("radam", lambda p: RAdam(p, lr=0.01), lambda p: torch.optim.RAdam(p, lr=0.01)),
+    (
+        "radam_betas_weight_decay",
+        lambda p: RAdam(p, lr=0.01, beta1=0.8, beta2=0.99, eps=1e-6, weight_decay=0.1),
+        lambda p: torch.optim.RAdam(p, lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
+    ),
+    (
+        "radamw",
+        lambda p: RAdamW(p, lr=0.01, weight_decay=0.1),
+        lambda p: torch.optim.RAdam(p, lr=0.01, weight_decay=0.1, decoupled_weight_decay=True),
+    ),
+    ("adadelta", lambda p: Adadelta(p), lambda p: torch.optim.Adadelta(p)),
+    (
+        "adadelta_all_options",
+        lambda p: Adadelta(p, lr=0.5, rho=0.95, eps=1e-5, weight_decay=0.1),
+        lambda p: torch.optim.Adadelta(p, lr=0.5, rho=0.95, eps=1e-5, weight_decay=0.1),
+    ),
 ]
 
 TOLERANCE = {np.float64: 1e-12, np.float32: 1e-6}
@@ -186,3 +264,13 @@ def test_torch_rmsprop_default_eps_inside_differs():
         np.float64,
     )
     assert max_error(ours, theirs) > 1e-6
+
+
+def test_torch_nadam_float32_mu_product():
+    """torch's own NAdam, with its float32 ``mu_product``: within 1e-9 of gradstep's double product in
+    float64, well beyond 1e-12 (the reason the cases above use ``TorchNAdamDoubleProduct``)."""
+    assert torch.get_default_dtype() == torch.float32
+    ours, theirs = run_both(lambda p: NAdam(p, lr=0.01), lambda p: torch.optim.NAdam(p, lr=0.01), np.float64)
+    assert 1e-12 < max_error(ours, theirs) <= 1e-9
+    ours, theirs = run_both(lambda p: NAdam(p, lr=0.01), lambda p: torch.optim.NAdam(p, lr=0.01), np.float32)
+    assert max_error(ours, theirs) <= TOLERANCE[np.float32]

@@ -93,6 +93,23 @@ def check_int(name: str, value, low: int | None = None, high: int | None = None)
     return v
 
 
+def _one_typo_apart(a: str, b: str) -> bool:
+    """Whether ``a`` becomes ``b`` by one inserted, dropped or changed letter, or two neighbours swapped."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        swapped = (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and a[diff[0]] == b[diff[1]]
+            and a[diff[1]] == b[diff[0]]
+        )
+        return len(diff) == 1 or swapped
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
 def unknown_name(kind: str, name, choices: Iterable[str]) -> GradstepError:
     """The error for an unknown name, suggesting the closest known one.
 
@@ -100,7 +117,9 @@ def unknown_name(kind: str, name, choices: Iterable[str]) -> GradstepError:
     "Unknown optimizer 'adma'; did you mean 'adam'? Known: adam, sgd."
     """
     choices = sorted(choices)
-    close = difflib.get_close_matches(str(name).lower(), choices, n=1, cutoff=0.5)
+    # One typo first: difflib's ratio alone prefers 'adamax' to 'adam' for 'adma' (more shared letters).
+    typo = [c for c in choices if _one_typo_apart(str(name).lower(), c)]
+    close = typo[:1] or difflib.get_close_matches(str(name).lower(), choices, n=1, cutoff=0.5)
     hint = f"; did you mean '{close[0]}'?" if close else "."
     return GradstepError(f"Unknown {kind} {name!r}{hint} Known: {', '.join(choices)}.")
 

@@ -8,9 +8,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._validation import lookup
+from .adadelta import Adadelta
+from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .adamax import Adamax
 from .base import _REGISTRY, Optimizer, register
 from .clipping import clip_by_global_norm, clip_by_value, global_norm
+from .lion import Lion
+from .nadam import NAdam, NAdamW
+from .radam import RAdam, RAdamW
 from .rmsprop import RMSprop
 from .sgd import SGD, Momentum
 from .wrappers import EMA, Lookahead
@@ -24,6 +30,14 @@ __all__ = [
     "AdamW",
     "Lookahead",
     "EMA",
+    "Adagrad",
+    "Adamax",
+    "NAdam",
+    "NAdamW",
+    "RAdam",
+    "RAdamW",
+    "Adadelta",
+    "Lion",
     "get",
     "create",
     "available",

@@ -52,6 +52,12 @@ __all__ = [
     "momentum_kernel",
     "rmsprop_kernel",
     "adam_kernel",
+    "adagrad_kernel",
+    "adamax_kernel",
+    "nadam_kernel",
+    "radam_kernel",
+    "adadelta_kernel",
+    "lion_kernel",
     "use_parallel",
 ]
 
@@ -234,3 +240,183 @@ def adam_kernel(eps_in_sqrt: bool, amsgrad: bool, decay: int, parallel: bool):
             p[i] = w - lr * v_hat / denom
 
     return adam
+
+
+@functools.cache
+def adagrad_kernel(eps_in_sqrt: bool, decay: int, parallel: bool):
+    """Adagrad (see :class:`gradstep.optim.Adagrad`): ``S = S + dw*dw; w = w - (lr_t*dw)/denom``.
+
+    ``denom = sqrt(S + eps)`` (``eps_in_sqrt``) or ``sqrt(S) + eps``. State: ``S``.
+    Scalars: ``lr_t, eps, wd``.
+    """
+    loop = prange if parallel else range
+    coupled = decay == COUPLED
+
+    @_jit(parallel)
+    def adagrad(p, g, S, scalars):
+        lr_t, eps, wd = scalars[0], scalars[1], scalars[2]
+        for i in loop(p.shape[0]):
+            w = p[i]
+            dw = g[i] + wd * w if coupled else g[i]
+            s = S[i] + dw * dw
+            S[i] = s
+            denom = np.sqrt(s + eps) if eps_in_sqrt else np.sqrt(s) + eps
+            p[i] = w - lr_t * dw / denom
+
+    return adagrad
+
+
+@functools.cache
+def adamax_kernel(decay: int, parallel: bool):
+    """Adamax (see :class:`gradstep.optim.Adamax`).
+
+    ``V = V + omb1*(dw - V); U = max(beta2*U, |dw| + eps); w = w - (lr_t*V)/U``. State: ``V, U``.
+    Scalars: ``lr_t, omb1, beta2, eps, wd``.
+    """
+    loop = prange if parallel else range
+    coupled = decay == COUPLED
+
+    @_jit(parallel)
+    def adamax(p, g, V, U, scalars):
+        lr_t, omb1, beta2, eps, wd = scalars[0], scalars[1], scalars[2], scalars[3], scalars[4]
+        for i in loop(p.shape[0]):
+            w = p[i]
+            dw = g[i] + wd * w if coupled else g[i]
+            v = V[i] + omb1 * (dw - V[i])
+            V[i] = v
+            u = beta2 * U[i]
+            a = np.abs(dw) + eps
+            if u < a or a != a:  # np.maximum(u, a): the larger, NaN if either is NaN
+                u = a
+            U[i] = u
+            p[i] = w - lr_t * v / u
+
+    return adamax
+
+
+@functools.cache
+def nadam_kernel(decay: int, parallel: bool):
+    """NAdam and NAdamW (see :class:`gradstep.optim.NAdam`).
+
+    ``D = sqrt(S/c2) + eps; w = w - (cg*dw)/D; w = w - (cv*V)/D``, with ``cg``, ``cv`` this step's
+    coefficients of the gradient and the momentum. ``keep = 1 - lr*wd`` for NAdamW. State: ``V, S``.
+    Scalars: ``omb1, beta2, omb2, c2, eps, cg, cv, wd, keep``.
+    """
+    loop = prange if parallel else range
+    coupled = decay == COUPLED
+    decoupled = decay == DECOUPLED
+
+    @_jit(parallel)
+    def nadam(p, g, V, S, scalars):
+        omb1, beta2, omb2, c2, eps = scalars[0], scalars[1], scalars[2], scalars[3], scalars[4]
+        cg, cv, wd, keep = scalars[5], scalars[6], scalars[7], scalars[8]
+        for i in loop(p.shape[0]):
+            w = p[i]
+            dw = g[i] + wd * w if coupled else g[i]
+            if decoupled:
+                w = w * keep
+            v = V[i] + omb1 * (dw - V[i])
+            V[i] = v
+            s = beta2 * S[i] + omb2 * dw * dw
+            S[i] = s
+            denom = np.sqrt(s / c2) + eps
+            w = w - cg * dw / denom
+            p[i] = w - cv * v / denom
+
+    return nadam
+
+
+@functools.cache
+def radam_kernel(decay: int, parallel: bool):
+    """RAdam and RAdamW (see :class:`gradstep.optim.RAdam`).
+
+    ``V_hat = V/c1``; rectified (``one`` = 1): ``w = w - ((V_hat*lr)*((1/(sqrt(S) + eps))*sqrt_c2))*r``,
+    else (``one`` = 0) ``w = w - V_hat*lr``. ``keep = 1 - lr*wd`` for RAdamW. State: ``V, S``.
+    Scalars: ``lr, omb1, beta2, omb2, c1, sqrt_c2, eps, one, r, wd, keep``. ``one`` is also the 1 of
+    ``1/x``: a literal 1 would be an integer, and integer / float32 is float64 in numba.
+    """
+    loop = prange if parallel else range
+    coupled = decay == COUPLED
+    decoupled = decay == DECOUPLED
+
+    @_jit(parallel)
+    def radam(p, g, V, S, scalars):
+        lr, omb1, beta2, omb2 = scalars[0], scalars[1], scalars[2], scalars[3]
+        c1, sqrt_c2, eps, one, r = scalars[4], scalars[5], scalars[6], scalars[7], scalars[8]
+        wd, keep = scalars[9], scalars[10]
+        rectified = one != 0
+        for i in loop(p.shape[0]):
+            w = p[i]
+            dw = g[i] + wd * w if coupled else g[i]
+            if decoupled:
+                w = w * keep
+            v = V[i] + omb1 * (dw - V[i])
+            V[i] = v
+            s = beta2 * S[i] + omb2 * dw * dw
+            S[i] = s
+            v_hat = v / c1
+            if rectified:
+                adaptive = one / (np.sqrt(s) + eps) * sqrt_c2
+                p[i] = w - v_hat * lr * adaptive * r
+            else:
+                p[i] = w - v_hat * lr
+
+    return radam
+
+
+@functools.cache
+def adadelta_kernel(decay: int, parallel: bool):
+    """Adadelta (see :class:`gradstep.optim.Adadelta`).
+
+    ``S = rho*S + (omr*dw)*dw; delta = (sqrt(S_delta + eps)/sqrt(S + eps))*dw;
+    S_delta = rho*S_delta + (omr*delta)*delta; w = w - lr*delta``. State: ``S, S_delta``.
+    Scalars: ``lr, rho, omr = 1-rho, eps, wd``.
+    """
+    loop = prange if parallel else range
+    coupled = decay == COUPLED
+
+    @_jit(parallel)
+    def adadelta(p, g, S, S_delta, scalars):
+        lr, rho, omr, eps, wd = scalars[0], scalars[1], scalars[2], scalars[3], scalars[4]
+        for i in loop(p.shape[0]):
+            w = p[i]
+            dw = g[i] + wd * w if coupled else g[i]
+            s = rho * S[i] + omr * dw * dw
+            S[i] = s
+            delta = np.sqrt(S_delta[i] + eps) / np.sqrt(s + eps) * dw
+            S_delta[i] = rho * S_delta[i] + omr * delta * delta
+            p[i] = w - lr * delta
+
+    return adadelta
+
+
+@functools.cache
+def lion_kernel(decay: int, parallel: bool):
+    """Lion (see :class:`gradstep.optim.Lion`; its decay is always decoupled).
+
+    ``c = beta1*V + omb1*dw; w = w*keep - lr*sign(c); V = beta2*V + omb2*dw``. State: ``V``.
+    Scalars: ``lr, beta1, omb1, beta2, omb2, keep``.
+    """
+    loop = prange if parallel else range
+    decoupled = decay == DECOUPLED
+
+    @_jit(parallel)
+    def lion(p, g, V, scalars):
+        lr, beta1, omb1, beta2, omb2, keep = (
+            scalars[0],
+            scalars[1],
+            scalars[2],
+            scalars[3],
+            scalars[4],
+            scalars[5],
+        )
+        for i in loop(p.shape[0]):
+            w = p[i]
+            if decoupled:
+                w = w * keep
+            dw = g[i]
+            c = beta1 * V[i] + omb1 * dw
+            p[i] = w - lr * np.sign(c)
+            V[i] = beta2 * V[i] + omb2 * dw
+
+    return lion

@@ -1,6 +1,8 @@
 """gradstep inside PyTorch: its optimizers, initializers and doctor for ``torch.nn`` models.
 
-- Optimizers: :class:`SGD`, :class:`Momentum`, :class:`RMSprop`, :class:`Adam`, :class:`AdamW` are
+- Optimizers: :class:`SGD`, :class:`Momentum`, :class:`RMSprop`, :class:`Adam`, :class:`AdamW` (and
+  :class:`Adagrad`, :class:`Adamax`, :class:`NAdam`, :class:`NAdamW`, :class:`RAdam`, :class:`RAdamW`,
+  :class:`Adadelta`, :class:`Lion`) are
   ``torch.optim.Optimizer`` subclasses with the hyperparameter names, defaults and formulas of
   :mod:`gradstep.optim`; :func:`create` builds one by name, :func:`from_numpy_config` from a NumPy
   optimizer (state included). They work with parameter groups, ``torch.save`` checkpoints,
@@ -21,14 +23,21 @@ try:
 except ImportError:
     raise GradstepError("PyTorch is not installed; pip install 'gradstep[torch]'") from None
 
+from .adadelta import Adadelta
+from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .adamax import Adamax
 from .base import Optimizer, available, create, from_numpy_config, get
 from .doctor import diagnose
 from .init import init_
+from .lion import Lion
+from .nadam import NAdam, NAdamW
+from .radam import RAdam, RAdamW
 from .rmsprop import RMSprop
 from .sgd import SGD, Momentum
 
 __all__ = [
     "Optimizer", "SGD", "Momentum", "RMSprop", "Adam", "AdamW",
+    "Adagrad", "Adamax", "NAdam", "NAdamW", "RAdam", "RAdamW", "Adadelta", "Lion",
     "create", "get", "available", "from_numpy_config", "init_", "diagnose",
 ]  # fmt: skip
