@@ -31,6 +31,8 @@ _LAZY_ATTRS = {
     "RMSprop": ("optim", "RMSprop"),
     "Adam": ("optim", "Adam"),
     "AdamW": ("optim", "AdamW"),
+    **{name: ("optim", name) for name in ("Adagrad", "Adadelta", "Adamax", "NAdam", "NAdamW", "RAdam")},
+    **{name: ("optim", name) for name in ("RAdamW", "Lion", "Lookahead", "EMA")},
     "MLP": ("nn", "MLP"),
     "fit": ("train", "fit"),
     "RunConfig": ("run", "RunConfig"),
