@@ -59,6 +59,12 @@ CASES = [
     ("adamw_outside", "adamw", {"lr": 0.01, "eps_mode": "outside_sqrt"}),
     ("adamw_amsgrad_wd", "adamw",
      {"lr": 0.01, "eps_mode": "outside_sqrt", "amsgrad": True, "weight_decay": 0.3}),
+    ("lamb", "lamb", {"lr": 0.01}),
+    ("lamb_wd", "lamb", {"lr": 0.01, "beta1": 0.8, "eps": 1e-8, "weight_decay": 0.1}),
+    ("lamb_no_trust_ratio", "lamb", {"lr": 0.01, "trust_ratio": False, "weight_decay": 0.1}),
+    ("lars", "lars", {"lr": 0.1, "eta": 0.5}),
+    ("lars_nesterov_wd", "lars",
+     {"lr": 0.1, "eta": 0.5, "nesterov": True, "weight_decay": 0.01, "eps": 1e-8}),
 ]  # fmt: skip
 
 # The cases that a torch.optim built-in computes with the same formula: (kwargs -> torch optimizer).
@@ -336,7 +342,7 @@ def test_load_state_dict_rejects_wrong_shapes_and_state_names():
 
 # -- construction, validation and the API ------------------------------------------------------------
 
-CLASSES = [gt.SGD, gt.Momentum, gt.RMSprop, gt.Adam, gt.AdamW]
+CLASSES = [gt.SGD, gt.Momentum, gt.RMSprop, gt.Adam, gt.AdamW, gt.LAMB, gt.LARS]
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from gradstep import optim
-from gradstep.optim import SGD, Adam, AdamW, Momentum, Optimizer, RMSprop
+from gradstep.optim import LAMB, LARS, SGD, Adam, AdamW, Momentum, Optimizer, RMSprop
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,11 @@ CASES = [
     Case("adam_weight_decay", Adam, {"weight_decay": 0.01}, 0.1, 0.03),
     Case("adamw", AdamW, {}, 0.1, 0.03),
     Case("adamw_amsgrad_outside", AdamW, {"amsgrad": True, "eps_mode": "outside_sqrt"}, 0.1, 0.03),
+    Case("lamb", LAMB, {}, 0.1, 0.03),
+    Case("lamb_weight_decay", LAMB, {"weight_decay": 0.01}, 0.1, 0.03),
+    Case("lamb_no_trust_ratio", LAMB, {"trust_ratio": False, "weight_decay": 0.01}, 0.1, 0.03),
+    Case("lars", LARS, {"eta": 1.0}, 0.01, 0.01),
+    Case("lars_nesterov_wd", LARS, {"eta": 1.0, "nesterov": True, "weight_decay": 1e-3}, 0.03, 0.03),
 ]
 
 each_case = pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -91,13 +96,15 @@ def run(opt, params, steps, start=0):
 
 
 def test_registry_names():
-    assert optim.available() == ["adam", "adamw", "momentum", "rmsprop", "sgd"]
+    assert optim.available() == ["adam", "adamw", "lamb", "lars", "momentum", "rmsprop", "sgd"]
     for name, cls in [
         ("sgd", SGD),
         ("momentum", Momentum),
         ("rmsprop", RMSprop),
         ("adam", Adam),
         ("adamw", AdamW),
+        ("lamb", LAMB),
+        ("lars", LARS),
     ]:
         assert optim.get(name) is cls
         assert optim.get(name.upper()) is cls
@@ -118,7 +125,7 @@ def test_hyperparams_rebuild_the_same_optimizer(case):
     assert repr(opt).startswith(f"{case.cls.__name__}(lr=0.02")
 
 
-@pytest.mark.parametrize("module", ["sgd", "rmsprop", "adam", "wrappers", "hyperparameters"])
+@pytest.mark.parametrize("module", ["sgd", "rmsprop", "adam", "wrappers", "hyperparameters", "lamb", "lars"])
 def test_docstring_examples_run(module):
     import importlib
 

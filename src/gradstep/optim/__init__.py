@@ -11,6 +11,8 @@ from .._validation import lookup
 from .adam import Adam, AdamW
 from .base import _REGISTRY, Optimizer, register
 from .clipping import clip_by_global_norm, clip_by_value, global_norm
+from .lamb import LAMB
+from .lars import LARS
 from .rmsprop import RMSprop
 from .sgd import SGD, Momentum
 from .wrappers import EMA, Lookahead
@@ -22,6 +24,8 @@ __all__ = [
     "RMSprop",
     "Adam",
     "AdamW",
+    "LAMB",
+    "LARS",
     "Lookahead",
     "EMA",
     "get",

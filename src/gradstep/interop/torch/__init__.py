@@ -1,10 +1,11 @@
 """gradstep inside PyTorch: its optimizers, initializers and doctor for ``torch.nn`` models.
 
-- Optimizers: :class:`SGD`, :class:`Momentum`, :class:`RMSprop`, :class:`Adam`, :class:`AdamW` are
-  ``torch.optim.Optimizer`` subclasses with the hyperparameter names, defaults and formulas of
-  :mod:`gradstep.optim`; :func:`create` builds one by name, :func:`from_numpy_config` from a NumPy
-  optimizer (state included). They work with parameter groups, ``torch.save`` checkpoints,
-  ``torch.optim.lr_scheduler`` and ``DistributedDataParallel``.
+- Optimizers: :class:`SGD`, :class:`Momentum`, :class:`RMSprop`, :class:`Adam`, :class:`AdamW`,
+  :class:`LAMB`, :class:`LARS` are ``torch.optim.Optimizer`` subclasses with the hyperparameter
+  names, defaults and formulas of :mod:`gradstep.optim`; :func:`create` builds one by name,
+  :func:`from_numpy_config` from a NumPy optimizer (state included).
+  They work with parameter groups, ``torch.save`` checkpoints, ``torch.optim.lr_scheduler`` and
+  ``DistributedDataParallel``.
 - :func:`init_`: gradstep's initializers on every ``nn.Linear`` and ``nn.Conv1d/2d/3d`` of a module,
   chosen from the activation that follows each layer (``scheme="auto"``).
 - :func:`diagnose`: the doctor's per-layer report for a torch model and one batch.
@@ -25,10 +26,12 @@ from .adam import Adam, AdamW
 from .base import Optimizer, available, create, from_numpy_config, get
 from .doctor import diagnose
 from .init import init_
+from .lamb import LAMB
+from .lars import LARS
 from .rmsprop import RMSprop
 from .sgd import SGD, Momentum
 
 __all__ = [
-    "Optimizer", "SGD", "Momentum", "RMSprop", "Adam", "AdamW",
+    "Optimizer", "SGD", "Momentum", "RMSprop", "Adam", "AdamW", "LAMB", "LARS",
     "create", "get", "available", "from_numpy_config", "init_", "diagnose",
 ]  # fmt: skip
