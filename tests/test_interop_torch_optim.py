@@ -63,6 +63,9 @@ CASES = [
     ("lamb_wd", "lamb", {"lr": 0.01, "beta1": 0.8, "eps": 1e-8, "weight_decay": 0.1}),
     ("lamb_no_trust_ratio", "lamb", {"lr": 0.01, "trust_ratio": False, "weight_decay": 0.1}),
     ("lars", "lars", {"lr": 0.1, "eta": 0.5}),
+    ("muon", "muon", {"lr": 0.02}),
+    ("muon_plain_rms", "muon",
+     {"lr": 0.02, "nesterov": False, "adjust_lr": "match_rms_adamw", "adamw_lr_ratio": 0.5}),
     ("lars_nesterov_wd", "lars",
      {"lr": 0.1, "eta": 0.5, "nesterov": True, "weight_decay": 0.01, "eps": 1e-8}),
 ]  # fmt: skip
@@ -342,7 +345,7 @@ def test_load_state_dict_rejects_wrong_shapes_and_state_names():
 
 # -- construction, validation and the API ------------------------------------------------------------
 
-CLASSES = [gt.SGD, gt.Momentum, gt.RMSprop, gt.Adam, gt.AdamW, gt.LAMB, gt.LARS]
+CLASSES = [gt.SGD, gt.Momentum, gt.RMSprop, gt.Adam, gt.AdamW, gt.LAMB, gt.LARS, gt.Muon]
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)

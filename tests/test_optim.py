@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from gradstep import optim
-from gradstep.optim import LAMB, LARS, SGD, Adam, AdamW, Momentum, Optimizer, RMSprop
+from gradstep.optim import LAMB, LARS, SGD, Adam, AdamW, Momentum, Muon, Optimizer, RMSprop
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,8 @@ CASES = [
     Case("lamb_weight_decay", LAMB, {"weight_decay": 0.01}, 0.1, 0.03),
     Case("lamb_no_trust_ratio", LAMB, {"trust_ratio": False, "weight_decay": 0.01}, 0.1, 0.03),
     Case("lars", LARS, {"eta": 1.0}, 0.01, 0.01),
+    Case("muon", Muon, {}, 0.1, 0.03),
+    Case("muon_plain_momentum", Muon, {"nesterov": False, "adjust_lr": "match_rms_adamw"}, 0.1, 0.03),
     Case("lars_nesterov_wd", LARS, {"eta": 1.0, "nesterov": True, "weight_decay": 1e-3}, 0.03, 0.03),
 ]
 
@@ -96,7 +98,7 @@ def run(opt, params, steps, start=0):
 
 
 def test_registry_names():
-    assert optim.available() == ["adam", "adamw", "lamb", "lars", "momentum", "rmsprop", "sgd"]
+    assert optim.available() == ["adam", "adamw", "lamb", "lars", "momentum", "muon", "rmsprop", "sgd"]
     for name, cls in [
         ("sgd", SGD),
         ("momentum", Momentum),
@@ -105,6 +107,7 @@ def test_registry_names():
         ("adamw", AdamW),
         ("lamb", LAMB),
         ("lars", LARS),
+        ("muon", Muon),
     ]:
         assert optim.get(name) is cls
         assert optim.get(name.upper()) is cls
@@ -125,7 +128,9 @@ def test_hyperparams_rebuild_the_same_optimizer(case):
     assert repr(opt).startswith(f"{case.cls.__name__}(lr=0.02")
 
 
-@pytest.mark.parametrize("module", ["sgd", "rmsprop", "adam", "wrappers", "hyperparameters", "lamb", "lars"])
+@pytest.mark.parametrize(
+    "module", ["sgd", "rmsprop", "adam", "wrappers", "hyperparameters", "lamb", "lars", "muon"]
+)
 def test_docstring_examples_run(module):
     import importlib
 

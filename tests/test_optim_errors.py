@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gradstep import GradstepError, optim
-from gradstep.optim import LAMB, LARS, SGD, Adam, AdamW, Momentum, RMSprop
+from gradstep.optim import LAMB, LARS, SGD, Adam, AdamW, Momentum, Muon, RMSprop
 
 
 def P():
@@ -161,9 +161,24 @@ BAD_INPUTS = [
         id="lars_nesterov_without_momentum",
     ),
     pytest.param(
+        lambda: Muon(P(), adjust_lr="match_rms"),
+        r"Unknown adjust_lr 'match_rms'; did you mean 'match_rms_adamw'\?",
+        id="muon_unknown_adjust_lr",
+    ),
+    pytest.param(
+        lambda: Muon(P(), beta=1.0),
+        r"Argument `beta` .*\[0\.0, 1\.0\)\. Received: beta=1\.0",
+        id="muon_beta_one",
+    ),
+    pytest.param(
+        lambda: Muon(P(), adamw_eps=0.0),
+        r"Argument `adamw_eps` .*\(0\.0, inf\]\. Received: adamw_eps=0\.0",
+        id="muon_adamw_eps_zero",
+    ),
+    pytest.param(
         lambda: optim.get("adma"),
         r"Unknown optimizer 'adma'; did you mean 'adam'\? "
-        r"Known: adam, adamw, lamb, lars, momentum, rmsprop, sgd\.",
+        r"Known: adam, adamw, lamb, lars, momentum, muon, rmsprop, sgd\.",
         id="get_misspelled",
     ),
     pytest.param(
@@ -241,7 +256,7 @@ STEP_MISUSE = [
 
 
 @pytest.mark.parametrize(("grads", "message"), STEP_MISUSE)
-@pytest.mark.parametrize("cls", [SGD, Momentum, RMSprop, Adam, AdamW, LAMB, LARS])
+@pytest.mark.parametrize("cls", [SGD, Momentum, RMSprop, Adam, AdamW, LAMB, LARS, Muon])
 def test_step_misuse_raises_and_changes_nothing(cls, grads, message):
     params = P()
     opt = cls(params)

@@ -13,6 +13,7 @@ from .base import _REGISTRY, Optimizer, register
 from .clipping import clip_by_global_norm, clip_by_value, global_norm
 from .lamb import LAMB
 from .lars import LARS
+from .muon import Muon
 from .rmsprop import RMSprop
 from .sgd import SGD, Momentum
 from .wrappers import EMA, Lookahead
@@ -26,6 +27,7 @@ __all__ = [
     "AdamW",
     "LAMB",
     "LARS",
+    "Muon",
     "Lookahead",
     "EMA",
     "get",

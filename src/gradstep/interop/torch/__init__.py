@@ -1,7 +1,7 @@
 """gradstep inside PyTorch: its optimizers, initializers and doctor for ``torch.nn`` models.
 
 - Optimizers: :class:`SGD`, :class:`Momentum`, :class:`RMSprop`, :class:`Adam`, :class:`AdamW`,
-  :class:`LAMB`, :class:`LARS` are ``torch.optim.Optimizer`` subclasses with the hyperparameter
+  :class:`LAMB`, :class:`LARS`, :class:`Muon` are ``torch.optim.Optimizer`` subclasses with the hyperparameter
   names, defaults and formulas of :mod:`gradstep.optim`; :func:`create` builds one by name,
   :func:`from_numpy_config` from a NumPy optimizer (state included).
   They work with parameter groups, ``torch.save`` checkpoints, ``torch.optim.lr_scheduler`` and
@@ -28,10 +28,11 @@ from .doctor import diagnose
 from .init import init_
 from .lamb import LAMB
 from .lars import LARS
+from .muon import Muon
 from .rmsprop import RMSprop
 from .sgd import SGD, Momentum
 
 __all__ = [
-    "Optimizer", "SGD", "Momentum", "RMSprop", "Adam", "AdamW", "LAMB", "LARS",
+    "Optimizer", "SGD", "Momentum", "RMSprop", "Adam", "AdamW", "LAMB", "LARS", "Muon",
     "create", "get", "available", "from_numpy_config", "init_", "diagnose",
 ]  # fmt: skip
