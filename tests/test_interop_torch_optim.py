@@ -77,6 +77,15 @@ CASES = [
     ("adadelta_wd", "adadelta", {"lr": 0.5, "rho": 0.95, "eps": 1e-5, "weight_decay": 0.1}),
     ("lion", "lion", {"lr": 0.001}),
     ("lion_wd", "lion", {"lr": 0.001, "beta1": 0.95, "beta2": 0.98, "weight_decay": 0.5}),
+    ("lamb", "lamb", {"lr": 0.01}),
+    ("lamb_wd", "lamb", {"lr": 0.01, "beta1": 0.8, "eps": 1e-8, "weight_decay": 0.1}),
+    ("lamb_no_trust_ratio", "lamb", {"lr": 0.01, "trust_ratio": False, "weight_decay": 0.1}),
+    ("lars", "lars", {"lr": 0.1, "eta": 0.5}),
+    ("muon", "muon", {"lr": 0.02}),
+    ("muon_plain_rms", "muon",
+     {"lr": 0.02, "nesterov": False, "adjust_lr": "match_rms_adamw", "adamw_lr_ratio": 0.5}),
+    ("lars_nesterov_wd", "lars",
+     {"lr": 0.1, "eta": 0.5, "nesterov": True, "weight_decay": 0.01, "eps": 1e-8}),
 ]  # fmt: skip
 
 # The cases that a torch.optim built-in computes with the same formula: (kwargs -> torch optimizer).
@@ -373,6 +382,7 @@ def test_load_state_dict_rejects_wrong_shapes_and_state_names():
 CLASSES = [
     gt.SGD, gt.Momentum, gt.RMSprop, gt.Adam, gt.AdamW,
     gt.Adagrad, gt.Adamax, gt.NAdam, gt.NAdamW, gt.RAdam, gt.RAdamW, gt.Adadelta, gt.Lion,
+    gt.LAMB, gt.LARS, gt.Muon,
 ]  # fmt: skip
 
 

@@ -16,6 +16,8 @@ import pytest
 
 from gradstep import optim
 from gradstep.optim import (
+    LAMB,
+    LARS,
     SGD,
     Adadelta,
     Adagrad,
@@ -24,6 +26,7 @@ from gradstep.optim import (
     AdamW,
     Lion,
     Momentum,
+    Muon,
     NAdam,
     NAdamW,
     Optimizer,
@@ -98,6 +101,13 @@ CASES = [
     Case("adadelta_weight_decay", Adadelta, {"rho": 0.95, "weight_decay": 1e-3}, 10.0, 3.0),
     Case("lion", Lion, {}, 0.1, 0.03),
     Case("lion_weight_decay", Lion, {"beta1": 0.95, "weight_decay": 0.1}, 0.1, 0.03),
+    Case("lamb", LAMB, {}, 0.1, 0.03),
+    Case("lamb_weight_decay", LAMB, {"weight_decay": 0.01}, 0.1, 0.03),
+    Case("lamb_no_trust_ratio", LAMB, {"trust_ratio": False, "weight_decay": 0.01}, 0.1, 0.03),
+    Case("lars", LARS, {"eta": 1.0}, 0.01, 0.01),
+    Case("muon", Muon, {}, 0.1, 0.03),
+    Case("muon_plain_momentum", Muon, {"nesterov": False, "adjust_lr": "match_rms_adamw"}, 0.1, 0.03),
+    Case("lars_nesterov_wd", LARS, {"eta": 1.0, "nesterov": True, "weight_decay": 1e-3}, 0.03, 0.03),
 ]
 
 each_case = pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -129,8 +139,8 @@ def run(opt, params, steps, start=0):
 
 def test_registry_names():
     assert optim.available() == [
-        "adadelta", "adagrad", "adam", "adamax", "adamw", "lion", "momentum", "nadam", "nadamw",
-        "radam", "radamw", "rmsprop", "sgd",
+        "adadelta", "adagrad", "adam", "adamax", "adamw", "lamb", "lars", "lion", "momentum", "muon",
+        "nadam", "nadamw", "radam", "radamw", "rmsprop", "sgd",
     ]  # fmt: skip
     for name, cls in [
         ("sgd", SGD),
@@ -146,6 +156,9 @@ def test_registry_names():
         ("radamw", RAdamW),
         ("adadelta", Adadelta),
         ("lion", Lion),
+        ("lamb", LAMB),
+        ("lars", LARS),
+        ("muon", Muon),
     ]:
         assert optim.get(name) is cls
         assert optim.get(name.upper()) is cls
@@ -169,7 +182,7 @@ def test_hyperparams_rebuild_the_same_optimizer(case):
 @pytest.mark.parametrize(
     "module",
     ["sgd", "rmsprop", "adam", "adagrad", "adamax", "nadam", "radam", "adadelta", "lion", "wrappers"]
-    + ["hyperparameters"],
+    + ["hyperparameters", "lamb", "lars", "muon"],
 )
 def test_docstring_examples_run(module):
     import importlib

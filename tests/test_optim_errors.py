@@ -7,6 +7,8 @@ import pytest
 
 from gradstep import GradstepError, optim
 from gradstep.optim import (
+    LAMB,
+    LARS,
     SGD,
     Adadelta,
     Adagrad,
@@ -15,6 +17,7 @@ from gradstep.optim import (
     AdamW,
     Lion,
     Momentum,
+    Muon,
     NAdam,
     NAdamW,
     RAdam,
@@ -145,9 +148,54 @@ BAD_INPUTS = [
         id="unknown_eps_mode_hat",
     ),
     pytest.param(
+        lambda: LAMB(P(), beta2=1.0),
+        r"Argument `beta2` .*\[0\.0, 1\.0\)\. Received: beta2=1\.0",
+        id="lamb_beta2_one",
+    ),
+    pytest.param(
+        lambda: LAMB(P(), eps=0.0),
+        r"Argument `eps` .*\(0\.0, inf\]\. Received: eps=0\.0",
+        id="lamb_eps_zero",
+    ),
+    pytest.param(
+        lambda: LAMB(P(), trust_ratio="yes"),
+        r"Argument `trust_ratio` must be True or False\. Received: trust_ratio='yes'",
+        id="lamb_trust_ratio_not_bool",
+    ),
+    pytest.param(
+        lambda: LARS(P(), eta=0.0),
+        r"Argument `eta` .*\(0\.0, inf\]\. Received: eta=0\.0",
+        id="lars_eta_zero",
+    ),
+    pytest.param(
+        lambda: LARS(P(), eps=-1.0),
+        r"Argument `eps` .*\[0\.0, inf\]\. Received: eps=-1\.0",
+        id="lars_eps_negative",
+    ),
+    pytest.param(
+        lambda: LARS(P(), beta=0.0, nesterov=True),
+        r"Nesterov momentum needs a momentum.*Received: beta=0\.0",
+        id="lars_nesterov_without_momentum",
+    ),
+    pytest.param(
+        lambda: Muon(P(), adjust_lr="match_rms"),
+        r"Unknown adjust_lr 'match_rms'; did you mean 'match_rms_adamw'\?",
+        id="muon_unknown_adjust_lr",
+    ),
+    pytest.param(
+        lambda: Muon(P(), beta=1.0),
+        r"Argument `beta` .*\[0\.0, 1\.0\)\. Received: beta=1\.0",
+        id="muon_beta_one",
+    ),
+    pytest.param(
+        lambda: Muon(P(), adamw_eps=0.0),
+        r"Argument `adamw_eps` .*\(0\.0, inf\]\. Received: adamw_eps=0\.0",
+        id="muon_adamw_eps_zero",
+    ),
+    pytest.param(
         lambda: optim.get("adma"),
         r"Unknown optimizer 'adma'; did you mean 'adam'\? Known: adadelta, adagrad, adam, adamax, adamw, "
-        r"lion, momentum, nadam, nadamw, radam, radamw, rmsprop, sgd\.",
+        r"lamb, lars, lion, momentum, muon, nadam, nadamw, radam, radamw, rmsprop, sgd\.",
         id="get_misspelled",
     ),
     pytest.param(
@@ -295,7 +343,7 @@ STEP_MISUSE = [
 
 
 @pytest.mark.parametrize(("grads", "message"), STEP_MISUSE)
-@pytest.mark.parametrize("cls", [SGD, Momentum, RMSprop, Adam, AdamW])
+@pytest.mark.parametrize("cls", [SGD, Momentum, RMSprop, Adam, AdamW, LAMB, LARS, Muon])
 def test_step_misuse_raises_and_changes_nothing(cls, grads, message):
     params = P()
     opt = cls(params)

@@ -14,7 +14,10 @@ from .adam import Adam, AdamW
 from .adamax import Adamax
 from .base import _REGISTRY, Optimizer, register
 from .clipping import clip_by_global_norm, clip_by_value, global_norm
+from .lamb import LAMB
+from .lars import LARS
 from .lion import Lion
+from .muon import Muon
 from .nadam import NAdam, NAdamW
 from .radam import RAdam, RAdamW
 from .rmsprop import RMSprop
@@ -28,6 +31,9 @@ __all__ = [
     "RMSprop",
     "Adam",
     "AdamW",
+    "LAMB",
+    "LARS",
+    "Muon",
     "Lookahead",
     "EMA",
     "Adagrad",

@@ -2,7 +2,7 @@
 
 - Optimizers: :class:`SGD`, :class:`Momentum`, :class:`RMSprop`, :class:`Adam`, :class:`AdamW` (and
   :class:`Adagrad`, :class:`Adamax`, :class:`NAdam`, :class:`NAdamW`, :class:`RAdam`, :class:`RAdamW`,
-  :class:`Adadelta`, :class:`Lion`) are
+  :class:`Adadelta`, :class:`Lion`, :class:`LAMB`, :class:`LARS`, :class:`Muon`) are
   ``torch.optim.Optimizer`` subclasses with the hyperparameter names, defaults and formulas of
   :mod:`gradstep.optim`; :func:`create` builds one by name, :func:`from_numpy_config` from a NumPy
   optimizer (state included). They work with parameter groups, ``torch.save`` checkpoints,
@@ -30,7 +30,10 @@ from .adamax import Adamax
 from .base import Optimizer, available, create, from_numpy_config, get
 from .doctor import diagnose
 from .init import init_
+from .lamb import LAMB
+from .lars import LARS
 from .lion import Lion
+from .muon import Muon
 from .nadam import NAdam, NAdamW
 from .radam import RAdam, RAdamW
 from .rmsprop import RMSprop
@@ -38,6 +41,6 @@ from .sgd import SGD, Momentum
 
 __all__ = [
     "Optimizer", "SGD", "Momentum", "RMSprop", "Adam", "AdamW",
-    "Adagrad", "Adamax", "NAdam", "NAdamW", "RAdam", "RAdamW", "Adadelta", "Lion",
+    "Adagrad", "Adamax", "NAdam", "NAdamW", "RAdam", "RAdamW", "Adadelta", "Lion", "LAMB", "LARS", "Muon",
     "create", "get", "available", "from_numpy_config", "init_", "diagnose",
 ]  # fmt: skip
