@@ -370,7 +370,7 @@ def test_load_state_dict_rejects_wrong_shapes_and_state_names():
     opt.step()
     sd = opt.state_dict()
     q = gt.Adam([torch.ones(4, requires_grad=True)])
-    with pytest.raises(GradstepError, match=r"has shape \(3,\) but the parameter has shape \(4,\)"):
+    with pytest.raises(GradstepError, match=r"has shape \(3,\) but it is kept with shape \(4,\)"):
         q.load_state_dict(sd)
     del sd["state"][0]["S"]
     with pytest.raises(GradstepError, match="holds"):

@@ -199,9 +199,21 @@ def test_state_is_named_and_allocated_before_the_first_step(case):
     opt = case.make(params)
     assert opt.t == 0
     assert set(opt.state) == set(opt.state_names)
-    for arrays in opt.state.values():
-        assert [a.shape for a in arrays] == [p.shape for p in params]
+    hp = opt.hyperparams()
+    for name, arrays in opt.state.items():
+        # The parameter's shape unless the class declares another (factored or unused state).
+        declared = [type(opt).state_shape_for(name, p.shape, hp) for p in params]
+        assert [a.shape for a in arrays] == declared
+        if type(opt).state_shape_for.__func__ is Optimizer.state_shape_for.__func__:
+            assert declared == [p.shape for p in params]
         assert all(not a.any() for a in arrays)
+
+
+def test_muon_keeps_no_second_moment_for_matrices():
+    W, b = np.zeros((4, 3)), np.zeros(3)
+    opt = Muon([W, b])
+    assert opt.state["S"][0].shape == (0,) and opt.state["S"][1].shape == (3,)
+    assert opt.state["V"][0].shape == (4, 3)
 
 
 # --- stepping ---------------------------------------------------------------------------------------------

@@ -382,7 +382,7 @@ BAD_CHECKPOINTS = [
         "shape",
         lambda: _saved(Adam, [np.zeros(3), np.zeros((2, 2))]),
         lambda: Adam([np.zeros(4), np.zeros((2, 2))]),
-        r"Optimizer state 'V'\[0\] has shape \(3,\) but its parameter has shape \(4,\)",
+        r"Optimizer state 'V'\[0\] has shape \(3,\) but this optimizer keeps it with shape \(4,\)",
     ),
     (
         "number_of_arrays",
@@ -454,7 +454,7 @@ BAD_CHECKPOINTS = [
         "adamax_state_shape",
         lambda: _saved(Adamax, [np.zeros(3), np.zeros((2, 2))]),
         lambda: Adamax([np.zeros(3), np.zeros((2, 3))]),
-        r"Optimizer state 'V'\[1\] has shape \(2, 2\) but its parameter has shape \(2, 3\)",
+        r"Optimizer state 'V'\[1\] has shape \(2, 2\) but this optimizer keeps it with shape \(2, 3\)",
     ),
     (
         "lion_bad_saved_beta",

@@ -176,13 +176,25 @@ class Optimizer:
         self.t = 0
         self.state_names = self.state_names_for(hp)
         self.state: dict[str, list[np.ndarray]] = {
-            s: [np.zeros(p.shape, dtype=_compute_dtype(p)) for p in self.params] for s in self.state_names
+            s: [np.zeros(self.state_shape_for(s, p.shape, hp), dtype=_compute_dtype(p)) for p in self.params]
+            for s in self.state_names
         }
+        #: Optimizer-wide numbers that are state, not hyperparameters (e.g. Schedule-Free's weight sum).
+        self.scalars: dict[str, float] = dict.fromkeys(self.scalar_names, 0.0)
+
+    #: Names of optimizer-wide scalar state (saved and loaded with the arrays), none by default.
+    scalar_names: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def state_names_for(cls, hp: dict[str, Any]) -> tuple[str, ...]:
         """The names of the state arrays an optimizer with hyperparameters ``hp`` keeps."""
         return cls.state_names
+
+    @classmethod
+    def state_shape_for(cls, name: str, shape: tuple[int, ...], hp: dict[str, Any]) -> tuple[int, ...]:
+        """The shape of state ``name`` for a parameter of ``shape``: the parameter's own by default;
+        factored moments (Adafactor) are smaller, and a state an option leaves unused is ``(0,)``."""
+        return tuple(shape)
 
     @classmethod
     def _check_combination(cls, hp: dict[str, Any]) -> None:
@@ -333,6 +345,7 @@ class Optimizer:
             "hyperparams": self.hyperparams(),
             "t": self.t,
             "state": {s: [a.copy() for a in arrays] for s, arrays in self.state.items()},
+            **({"scalars": dict(self.scalars)} if self.scalar_names else {}),
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -363,15 +376,23 @@ class Optimizer:
                     f"Optimizer state {s!r} holds {len(arrays)} arrays "
                     f"but there are {len(self.params)} parameters"
                 )
-            for i, (a, p) in enumerate(zip(arrays, self.params, strict=True)):
-                if np.shape(a) != p.shape:
+            for i, (a, mine) in enumerate(zip(arrays, self.state[s], strict=True)):
+                if np.shape(a) != mine.shape:
                     raise GradstepError(
                         f"Optimizer state {s!r}[{i}] has shape {np.shape(a)} "
-                        f"but its parameter has shape {p.shape}"
+                        f"but this optimizer keeps it with shape {mine.shape}"
                     )
+        scalars = state_dict.get("scalars", {})
+        if not isinstance(scalars, dict) or set(scalars) != set(self.scalar_names):
+            got = sorted(scalars) if isinstance(scalars, dict) else type(scalars).__name__
+            raise GradstepError(
+                f"Optimizer state for {self.name!r} must hold the scalars {sorted(self.scalar_names)}. "
+                f"Received: {got}"
+            )
         hp = dict(state_dict["hyperparams"])
         self._set_hyperparams(hp)
         self.t = int(t)
+        self.scalars = {k: float(v) for k, v in scalars.items()}
         for s in self.state_names:
             for dst, src in zip(self.state[s], state[s], strict=True):
                 dst[...] = src
@@ -386,6 +407,7 @@ class Optimizer:
             "t": sd["t"],
             "state_names": list(sd["state"]),
             "n_arrays": len(self.params),
+            **({"scalars": sd["scalars"]} if "scalars" in sd else {}),
         }
         arrays = {f"{s}/{i}": a for s, arrs in sd["state"].items() for i, a in enumerate(arrs)}
         return header, arrays
@@ -396,6 +418,8 @@ class Optimizer:
             names, n = list(header["state_names"]), int(header["n_arrays"])
             state = {s: [arrays[f"{s}/{i}"] for i in range(n)] for s in names}
             sd = {"optimizer": header["name"], "hyperparams": header["hyperparams"], "t": header["t"]}
+            if "scalars" in header:
+                sd["scalars"] = header["scalars"]
         except (KeyError, TypeError, ValueError) as exc:
             raise GradstepError(f"Optimizer state is incomplete: missing or malformed {exc}") from None
         self.load_state_dict({**sd, "state": state})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -125,6 +126,11 @@ class Muon(LayerwiseOptimizer):
     )
     state_names = ("V", "S")
     decoupled_decay = True
+
+    @classmethod
+    def state_shape_for(cls, name: str, shape: tuple[int, ...], hp: dict[str, Any]) -> tuple[int, ...]:
+        # A matrix keeps only its momentum V; the second moment S is AdamW's, for the other parameters.
+        return (0,) if name == "S" and len(shape) == 2 else tuple(shape)
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
         if p.ndim != 2:

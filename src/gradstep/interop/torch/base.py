@@ -170,8 +170,15 @@ class Optimizer(torch.optim.Optimizer):
             dtype = torch.float32 if p.dtype in _REDUCED else p.dtype
             state["step"] = torch.zeros((), dtype=torch.int64)
             for s in self._state_names(group):
-                state[s] = torch.zeros_like(p, dtype=dtype, memory_format=torch.preserve_format)
+                shape = self._state_shape(s, p, group)
+                if shape == tuple(p.shape):
+                    state[s] = torch.zeros_like(p, dtype=dtype, memory_format=torch.preserve_format)
+                else:  # a factored or unused state (see the NumPy class's state_shape_for)
+                    state[s] = torch.zeros(shape, dtype=dtype, device=p.device)
         return state
+
+    def _state_shape(self, name: str, p: torch.Tensor, group) -> tuple[int, ...]:
+        return tuple(self.numpy_class.state_shape_for(name, tuple(p.shape), group))
 
     def _scratch(self, like: list[torch.Tensor], count: int) -> list[list[torch.Tensor]]:
         """``count`` lists of scratch tensors shaped like ``like``, views into buffers kept between steps.
@@ -325,10 +332,10 @@ class Optimizer(torch.optim.Optimizer):
                         f"options need {sorted(names)}"
                     )
                 for k in names - {"step"}:
-                    if tuple(st[k].shape) != tuple(p.shape):
+                    if tuple(st[k].shape) != self._state_shape(k, p, saved):
                         raise GradstepError(
                             f"Optimizer state {k!r} of parameter {pid} has shape {tuple(st[k].shape)} "
-                            f"but the parameter has shape {tuple(p.shape)}"
+                            f"but it is kept with shape {self._state_shape(k, p, saved)}"
                         )
                 ids.append(pid)
                 params.append(p)
@@ -357,9 +364,9 @@ class Optimizer(torch.optim.Optimizer):
             st["step"].fill_(t)
             for name in self._state_names(group):
                 a = np.asarray(state[name][i])
-                if a.shape != tuple(p.shape):
+                if a.shape != tuple(st[name].shape):
                     raise GradstepError(
                         f"NumPy optimizer state {name!r}[{i}] has shape {a.shape} "
-                        f"but its parameter has shape {tuple(p.shape)}"
+                        f"but it is kept with shape {tuple(st[name].shape)}"
                     )
                 st[name].copy_(torch.from_numpy(a))
