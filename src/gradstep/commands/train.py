@@ -61,6 +61,8 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
         kw = {"dest": f"opt_{name}", "default": S, "help": _flag_help(uses)}
         if h.kind == "flag":
             o.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
+        elif h.kind == "integer":
+            o.add_argument(flag, type=int, metavar="N", **kw)
         elif h.kind == "choice":
             o.add_argument(flag, type=str, metavar="{" + ",".join(h.choices) + "}", **kw)
         else:

@@ -18,11 +18,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .._validation import GradstepError, _fmt_interval, check_choice, check_real
+from .._validation import GradstepError, _fmt_interval, check_choice, check_int, check_real
 
 __all__ = [
     "Hyperparameter",
     "real",
+    "integer",
     "flag",
     "choice",
     "learning_rate",
@@ -38,8 +39,9 @@ __all__ = [
 class Hyperparameter:
     """One constructor argument of an optimizer.
 
-    ``kind`` is ``"real"``, ``"flag"`` or ``"choice"``; ``check(value)`` returns the validated value or
-    raises a :class:`GradstepError` naming the argument, the allowed values and the value received.
+    ``kind`` is ``"real"``, ``"integer"``, ``"flag"`` or ``"choice"``; ``check(value)`` returns the
+    validated value or raises a :class:`GradstepError` naming the argument, the allowed values and the
+    value received.
     """
 
     name: str
@@ -71,6 +73,18 @@ def real(
 
     allowed = f"a real number in {_fmt_interval(low, high, low_open, high_open)}"
     return Hyperparameter(name, default, "real", help, allowed, check)
+
+
+def integer(
+    name: str, default: int, low: int | None = None, high: int | None = None, *, help: str = ""
+) -> Hyperparameter:
+    """An integer in ``[low, high]`` (a bool is not an integer here)."""
+
+    def check(arg: str, value: Any) -> int:
+        return check_int(arg, value, low, high)
+
+    allowed = f"an integer in {_fmt_interval(low, high, False, False)}"
+    return Hyperparameter(name, default, "integer", help, allowed, check)
 
 
 def _check_flag(arg: str, value: Any) -> bool:
