@@ -142,7 +142,8 @@ def _gemm_samples_per_s(sizes, batch, dtype, target_s: float):
     rng = np.random.default_rng(0)
     acts = [rng.random((batch, s), dtype=np.float32).astype(dtype) for s in sizes]
     shapes = zip(sizes[:-1], sizes[1:], strict=True)
-    Ws = [rng.random(shape, dtype=np.float32).astype(dtype) for shape in shapes]
+    # scaled by 1/fan_in so that 30 layers of products stay finite (inf would be measured otherwise)
+    Ws = [(rng.random(shape, dtype=np.float32) / shape[0]).astype(dtype) for shape in shapes]
     dWs = [np.empty_like(W) for W in Ws]
     dAs = [np.empty_like(a) for a in acts]
 
