@@ -79,11 +79,17 @@ class GradstepLoop(Trainer):
         return float(np.mean(np.argmax(self.model.predict(X), axis=1) == y))
 
     def warm_up(self, X_eval=None):
-        """Load the compiled kernel (numba's first dispatch in a process) on a throwaway optimizer."""
+        """Load the compiled code (numba's first dispatch in a process: the optimizer kernel, the model's
+        compiled step, fit()'s bookkeeping) on throwaway copies, so that the clock measures training."""
         from gradstep import Adam
+        from gradstep.nn import MLP
+        from gradstep.train import fit
 
         p = np.zeros(8, self.model.dtype)
         Adam([p], backend=self.opt.backend).step([np.ones_like(p)])
+        model = MLP(self.model.layer_sizes, rng=0, dtype=self.model.dtype, backend=self.model.backend)
+        data = _dataset(self.X[: 2 * self.batch], self.y[: 2 * self.batch], self.model.layer_sizes[-1])
+        fit(model, Adam([model.params]), data, epochs=1, batch_size=self.batch, max_steps=2, quiet=True)
 
     def initial_weights(self):
         return [(layer.W.copy(), layer.b.copy()) for layer in self.model.layers]
@@ -101,11 +107,7 @@ class GradstepFit(GradstepLoop):
         self._data(X, y)
 
     def _data(self, X, y):
-        from gradstep.data import Dataset
-
-        n_classes = self.model.layer_sizes[-1]
-        empty, none = X[:0], y[:0]
-        self.data = Dataset(X, y, empty, none, empty, none, "bench", X.shape[1], n_classes, "classification")
+        self.data = _dataset(X, y, self.model.layer_sizes[-1])
 
     def steps(self, k):
         from gradstep.train import TrainState, fit
@@ -124,6 +126,14 @@ class GradstepFit(GradstepLoop):
 
     def reset_data(self, X, y):
         pass  # fit() shuffles by itself
+
+
+def _dataset(X, y, n_classes):
+    """A training set without validation or test rows, for fit()."""
+    from gradstep.data import Dataset
+
+    empty, none = X[:0], y[:0]
+    return Dataset(X, y, empty, none, empty, none, "bench", X.shape[1], n_classes, "classification")
 
 
 class TorchLoop(Trainer):

@@ -16,6 +16,11 @@ from a warm-up to last about 0.3 s (consecutive batches, cycling through the dat
 turns. Every framework gets the same number of threads (``run.py --threads``, default 2:
 ``torch.set_num_threads``, BLAS through threadpoolctl, numba, XLA).
 
+Beside each throughput: the achieved GFLOP/s of the step's matrix products (the work a step must do,
+``step_flop_per_sample``), and the fraction of the rate the same products reach alone with NumPy's BLAS
+(``BLAS products only``, measured in the same rounds), so a table says how much of the machine each
+engine uses; plus NumPy's float32 GEMM rate on a 2048 cube.
+
 Also measured: the memory a training step allocates for temporaries (tracemalloc's peak above the
 steady state, NumPy buffers and Python objects), for gradstep's lean step and for the same step the
 way it was written before the lean engine (``forward`` returning new logits, the loss allocating its
@@ -92,8 +97,14 @@ def throughput(quick: bool, peers: set[str], log=C.log) -> list[dict]:
             for name, tr in trainers.items():
                 tr.warm_up()
                 cases[name] = _samples_per_s(tr, target_s)
+            # The machine's limit on this work: the step's matrix products alone, NumPy's BLAS, taking
+            # turns with the trainers (so the same load hits both).
+            cases[GEMM] = _gemm_samples_per_s(sizes, batch, X.dtype, target_s)
             measured = C.take_turns(cases, rounds)
-            base = measured.get("gradstep")
+            gemm = measured.pop(GEMM)
+            flop = step_flop_per_sample(sizes)
+            gemm_gflops = C.summary([v * flop / 1e9 for v in gemm], 1)
+            base, fit_ = measured.get("gradstep"), measured.get("gradstep fit()")
             for name, values in measured.items():
                 row = {
                     "dataset": data_name,
@@ -101,12 +112,74 @@ def throughput(quick: bool, peers: set[str], log=C.log) -> list[dict]:
                     "batch": batch,
                     "impl": name,
                     "samples_per_s": C.summary(values, 0),
+                    "gflops": C.summary([v * flop / 1e9 for v in values], 1),
+                    # achieved / the products' own rate, paired per round
+                    "fraction_of_gemm": C.summary(C.paired_ratios(values, gemm), 3),
+                    "gemm_gflops": gemm_gflops,
+                    "flop_per_sample": flop,
                 }
                 if name != "gradstep" and base:
                     # > 1: gradstep is faster than this peer, paired round by round.
                     row["gradstep_speedup"] = C.summary(C.paired_ratios(base, values), 3)
+                if name not in ("gradstep", "gradstep fit()") and fit_:
+                    row["fit_speedup"] = C.summary(C.paired_ratios(fit_, values), 3)
                 rows.append(row)
     return rows
+
+
+GEMM = "BLAS products only"
+
+
+def step_flop_per_sample(sizes) -> int:
+    """Floating-point operations of one training step per sample, in its matrix products: forward
+    (A @ W), weight gradients (A^T @ dZ) and input gradients of every layer but the first (dZ @ W^T)."""
+    pairs = [a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+    return 2 * (2 * sum(pairs) + sum(pairs[1:]))
+
+
+def _gemm_samples_per_s(sizes, batch, dtype, target_s: float):
+    """A measurement of the step's matrix products alone (np.matmul with out=), as samples/s."""
+    rng = np.random.default_rng(0)
+    acts = [rng.random((batch, s), dtype=np.float32).astype(dtype) for s in sizes]
+    shapes = zip(sizes[:-1], sizes[1:], strict=True)
+    # scaled by 1/fan_in so that 30 layers of products stay finite (inf would be measured otherwise)
+    Ws = [(rng.random(shape, dtype=np.float32) / shape[0]).astype(dtype) for shape in shapes]
+    dWs = [np.empty_like(W) for W in Ws]
+    dAs = [np.empty_like(a) for a in acts]
+
+    def products():
+        for l, W in enumerate(Ws):
+            np.matmul(acts[l], W, out=acts[l + 1])
+        for l in range(len(Ws) - 1, -1, -1):
+            np.matmul(acts[l].T, acts[l + 1], out=dWs[l])
+            if l:
+                np.matmul(acts[l + 1], Ws[l].T, out=dAs[l])
+
+    products()
+    start = time.perf_counter()
+    products()
+    k = max(2, int(target_s / max(time.perf_counter() - start, 1e-9)))
+
+    def measure() -> float:
+        start = time.perf_counter()
+        for _ in range(k):
+            products()
+        return k * batch / (time.perf_counter() - start)
+
+    return measure
+
+
+def square_gemm_gflops(quick: bool) -> dict:
+    """NumPy's float32 GEMM rate on one large square product (n^3, ``np.matmul`` with out=)."""
+    n = 256 if quick else 2048
+    rng = np.random.default_rng(0)
+    A, B = rng.random((n, n), dtype=np.float32), rng.random((n, n), dtype=np.float32)
+    out = np.empty_like(A)
+    np.matmul(A, B, out=out)
+    calls = 2 if quick else 5
+    measure = C.time_per_call(lambda: np.matmul(A, B, out=out), calls)
+    per_call = C.take_turns({"gemm": measure}, 3 if quick else 7)
+    return {"n": n, "gflops": C.summary([2 * n**3 / t / 1e9 for t in per_call["gemm"]], 1)}
 
 
 def _samples_per_s(trainer, target_s: float):
@@ -184,6 +257,7 @@ def run(quick: bool = False, peers: set[str] | None = None, log=C.log) -> dict:
     peers = peers if peers is not None else C.mlp_peers(quick)
     return {
         "peers": sorted(peers),
+        "square_gemm": square_gemm_gflops(quick),
         "rows": throughput(quick, peers, log),
         "allocations": allocations(quick),
     }

@@ -130,6 +130,41 @@ def optim_section(optim: dict) -> str:
     return "\n".join(out)
 
 
+def _mlp_machine_fraction(mlp: dict, groups: dict, impls: list[str]) -> list[str]:
+    """GFLOP/s of each engine and its fraction of the products' own BLAS rate; fit() against the peers."""
+    if not any("gflops" in r for r in mlp["rows"]):
+        return []
+    out = [""]
+    square = mlp.get("square_gemm")
+    if square:
+        out.append(
+            f"GFLOP/s of the step's matrix products, and the fraction of the rate the same products reach "
+            f"alone with NumPy's BLAS (paired per round); NumPy's float32 GEMM on a {square['n']} cube: "
+            f"{_range(square['gflops'])} GFLOP/s:"
+        )
+    out.append("")
+    rows = []
+    for (data, model, batch), by_impl in groups.items():
+        any_row = next(iter(by_impl.values()))
+        cells = [data, model, str(batch), _num(any_row.get("gemm_gflops", {}).get("median"))]
+        for i in impls:
+            r = by_impl.get(i)
+            if r and "gflops" in r:
+                cells.append(f"{_num(r['gflops']['median'])} ({r['fraction_of_gemm']['median']:.2f})")
+            else:
+                cells.append("-")
+        rows.append(cells)
+    out.append(_table(["data", "model", "batch", "BLAS products only", *impls], rows))
+    peers = [i for i in impls if i not in ("gradstep", "gradstep fit()")]
+    rows = [
+        [data, model, str(batch)] + [_range(by_impl.get(p, {}).get("fit_speedup")) for p in peers]
+        for (data, model, batch), by_impl in groups.items()
+    ]
+    out += ["", "gradstep fit()'s speed-up over each (paired per round, [min-max]):", ""]
+    out.append(_table(["data", "model", "batch", *peers], rows))
+    return out
+
+
 def mlp_section(mlp: dict) -> str:
     impls = []
     for r in mlp["rows"]:
@@ -156,6 +191,7 @@ def mlp_section(mlp: dict) -> str:
     out.append("gradstep's speed-up over each (paired per round, [min-max]; > 1 means gradstep is faster):")
     out.append("")
     out.append(_table(["data", "model", "batch", *peers], rows))
+    out += _mlp_machine_fraction(mlp, groups, impls)
     if mlp.get("allocations"):
         out += [
             "",

@@ -73,6 +73,17 @@ def gradstep_breakdown(sizes, batch) -> dict:
                 layers[l - 1].act.vjp(As[l - 1], dAs[l - 1], out=dZs[l - 1])
                 dZ = dZs[l - 1]
 
+    if model._step_kernels(batch) is not None:  # the compiled step: its fused elementwise passes
+        from gradstep.nn import _fused as F
+
+        def elementwise():  # noqa: F811
+            for layer, Z, A in zip(layers[:-1], Zs, As, strict=True):
+                F._bias_act(Z, layer.b, A, True)
+            F._bias_act(model._logits, layers[-1].b, model._logits, False)
+            F._colsum(model._dlogits, layers[-1].db)
+            for l in range(len(layers) - 1, 0, -1):
+                F._act_vjp_colsum(As[l - 1], dAs[l - 1], dZs[l - 1], layers[l - 1].db, True)
+
     def step():
         model.loss_and_grad(X, y)
         opt.step([model.grads])

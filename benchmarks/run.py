@@ -119,8 +119,19 @@ def targets(result: dict) -> list[dict]:
                 add(f"MLP {where}: speed-up over torch fused Adam", ratio["median"], 2.0, detail=ratio)
             if r["batch"] == 1024 and r["impl"] != "gradstep fit()":
                 add(f"MLP {where}: not slower than {r['impl']}", ratio["median"], 1.0, detail=ratio)
+            if r["impl"] == "jax jit":
+                add(f"MLP {where}: bare step vs jax jit", ratio["median"], 1.1, detail=ratio)
+                fit_ratio = r.get("fit_speedup")
+                if fit_ratio:
+                    add(f"MLP {where}: fit() vs jax jit", fit_ratio["median"], 1.0, detail=fit_ratio)
             if r["impl"] == "sklearn MLPClassifier":
                 add(f"MLP {where}: speed-up over sklearn MLPClassifier", ratio["median"], 3.0, detail=ratio)
+    accuracy = result.get("accuracy")
+    if accuracy:
+        secs = {r["impl"]: (r["seconds"] or {}).get("median") for r in accuracy["rows"]}
+        if secs.get("gradstep fit()") and secs.get("jax jit"):
+            ratio = round(secs["jax jit"] / secs["gradstep fit()"], 3)
+            add("time to 95% on digits: fit() ahead of jax jit (seconds ratio)", ratio, 1.0)
     startup = result.get("startup")
     if startup:
         row = next((r for r in startup["rows"] if r["what"] == "gradstep --help"), None)

@@ -135,6 +135,7 @@ def fit(
     n_batches = data_mod.n_batches(n, batch_size)
     report = _Reporter(epochs, n_batches, progress=progress, quiet=quiet)
     layer_slices = _layer_grad_slices(model)
+    metrics = _StepMetrics(model, layer_slices)
 
     try:
         while state.epoch < epochs and not state.stopped_early:
@@ -158,12 +159,12 @@ def fit(
                 model.backward(dlogits, input_grad=False)  # dX is not needed: saves a matrix product
                 if clip_norm is not None:
                     clip_by_global_norm([model.grads], clip_norm)
-                for j, sl in enumerate(layer_slices):
-                    r["grad_norm_sums"][j] += float(np.linalg.norm(model.grads[sl]))
+                for j, norm in enumerate(metrics.grad_norms()):
+                    r["grad_norm_sums"][j] += float(norm)
                 optimizer.step([model.grads])
                 m = len(Xb)
                 r["loss_sum"] += value * m
-                r["correct"] += losses.accuracy(logits, yb) * m
+                r["correct"] += metrics.accuracy(logits, yb) * m
                 r["seen"] += m
                 state.batch += 1
                 state.step += 1
@@ -196,6 +197,43 @@ def _layer_grad_slices(model) -> list[slice]:
         start = (layer.dW.__array_interface__["data"][0] - base) // size
         out.append(slice(start, start + layer.dW.size + layer.db.size))
     return out
+
+
+class _StepMetrics:
+    """fit()'s per-step bookkeeping: each layer's gradient norm and the batch accuracy.
+
+    The same numbers as ``np.linalg.norm(model.grads[slice])`` per layer and ``losses.accuracy``, bit
+    for bit; where the model's compiled step runs (``gradstep.nn._fused``) they come from one compiled
+    call each instead of a few NumPy calls per layer.
+    """
+
+    def __init__(self, model, layer_slices: list[slice]):
+        self.model, self.slices = model, layer_slices
+        grads = model.grads
+        self.fused = None
+        if getattr(model, "_step_kernels", None) is not None and model._step_kernels(2) is not None:
+            from .nn import _fused
+
+            self.fused = _fused
+            self.bounds = np.array([sl.start for sl in layer_slices] + [layer_slices[-1].stop], np.int64)
+            self.out = np.empty(len(layer_slices), grads.dtype)
+            pairs = zip(layer_slices[:-1], layer_slices[1:], strict=True)
+            if not all(a.stop == b.start for a, b in pairs):  # bounds need layers back to back
+                self.fused = None
+
+    def grad_norms(self):
+        if self.fused is not None:
+            self.fused.layer_norms(self.model.grads, self.bounds, self.out)
+            return self.out
+        return [np.linalg.norm(self.model.grads[sl]) for sl in self.slices]
+
+    def accuracy(self, logits: np.ndarray, y) -> float:
+        from .nn import losses
+
+        if (self.fused is not None and logits.ndim == 2 and logits.shape[1] > 1 and isinstance(y, np.ndarray)
+                and y.shape == logits.shape[:1] and y.dtype.kind in "iu"):  # fmt: skip
+            return self.fused.correct(logits, y) / len(y)  # np.mean of a bool array: count / n
+        return losses.accuracy(logits, y)
 
 
 def _epoch_record(model, optimizer, data, loss, state: TrainState, r: dict[str, Any]) -> dict[str, Any]:

@@ -33,11 +33,23 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validation import GradstepError, as_rng, check_float_dtype, check_int, check_real, unknown_name
+from .._validation import (
+    GradstepError,
+    as_rng,
+    check_choice,
+    check_float_dtype,
+    check_int,
+    check_real,
+    unknown_name,
+)
 from . import activations as _activations
 from . import losses as _losses
 
-__all__ = ["MLP", "Dense", "ParamSlice"]
+__all__ = ["MLP", "Dense", "ParamSlice", "BACKENDS"]
+
+#: How a model computes its training step: "numba" compiled (``nn/_fused.py``), "numpy" the readable
+#: reference below, "auto" compiled where it applies (ReLU or linear hidden layers, numba installed).
+BACKENDS = ("auto", "numpy", "numba")
 
 
 class ParamSlice(NamedTuple):
@@ -64,6 +76,32 @@ class Dense:
 
     def __repr__(self) -> str:
         return f"Dense({self.fan_in} -> {self.fan_out}, activation={self.activation!r})"
+
+
+#: Hidden activations the compiled step implements (others take the NumPy reference).
+_FUSED_ACTIVATIONS = frozenset({"relu", "linear"})
+
+
+def _numba_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("numba") is not None
+
+
+def _load_fused(dtype: np.dtype):
+    """``gradstep.nn._fused``'s kernels for ``dtype`` (importing numba), or None where they cannot run."""
+    if not _numba_installed():
+        return None
+    try:
+        from . import _fused
+    except ImportError:
+        return None
+    return _fused if _fused.available(dtype.name) else None
+
+
+def _plain_labels(y, n: int) -> bool:
+    """Integer labels of shape (n,), which the compiled loss takes as they are."""
+    return isinstance(y, np.ndarray) and y.shape == (n,) and y.dtype.kind in "iu"
 
 
 def _check_layer_sizes(layer_sizes) -> tuple[int, ...]:
@@ -137,6 +175,10 @@ class MLP:
         rng: an int seed, a ``numpy.random.Generator`` or None (fresh entropy); layers draw from it
             in order.
         dtype: float32 (default) or float64; inputs are cast to it.
+        backend: ``"auto"`` (default), ``"numpy"`` or ``"numba"``: whether :meth:`forward_loss`,
+            :meth:`forward` and :meth:`backward` run compiled (``gradstep.nn._fused``: one call per
+            pass, the same bits as the NumPy reference) or as the readable NumPy reference. "auto"
+            compiles where it applies: ReLU or linear hidden layers, numba installed.
 
     After :meth:`forward`, ``pre_activations[l]`` is Z and ``activations[l]`` is A of layer l
     (``activations[-1]`` is the logits); after :meth:`backward`, ``grad_activations[l]`` is dA of
@@ -152,6 +194,7 @@ class MLP:
         bias_init: float | str | Callable = 0.0,
         rng=None,
         dtype=np.float32,
+        backend: str = "auto",
     ):
         self.layer_sizes = _check_layer_sizes(layer_sizes)
         hidden = _activations.get(activation)
@@ -203,6 +246,43 @@ class MLP:
         self._logits: np.ndarray | None = None
         self._dlogits: np.ndarray | None = None
         self._buffers_for: int | None = None
+        self._sizes = np.array(self.layer_sizes, dtype=np.int64)
+        self.backend = backend
+
+    @property
+    def backend(self) -> str:
+        """``"auto"``, ``"numpy"`` or ``"numba"``: how the training step is computed (see the class)."""
+        return self._backend
+
+    @backend.setter
+    def backend(self, value: str) -> None:
+        value = check_choice("backend", value, BACKENDS)
+        if value == "numba" and (self.activation not in _FUSED_ACTIVATIONS or not _numba_installed()):
+            raise GradstepError(
+                "Argument `backend` is 'numba' but the compiled step does not apply here: it needs numba "
+                f"and a hidden activation in {sorted(_FUSED_ACTIVATIONS)} (this model: {self.activation!r})."
+                " Received: backend='numba'"
+            )
+        self._backend = value
+        self._fused = None  # the compiled step, loaded (and numba imported) at its first use
+
+    def _step_kernels(self, n: int):
+        """The compiled step's kernels for a batch of n rows, or None to take the NumPy reference.
+
+        With one row, or a layer of one unit, NumPy's matmul calls gemv or dot instead of gemm, which
+        the compiled step does not repeat; those shapes take the reference.
+        """
+        if self._fused is None:
+            usable = self._backend != "numpy" and self.activation in _FUSED_ACTIVATIONS
+            self._fused = (usable and _load_fused(self.dtype)) or False
+            if self._backend == "numba" and not self._fused:
+                raise GradstepError(
+                    "backend='numba' needs NumPy's OpenBLAS to be callable from numba, and here it is not; "
+                    "use backend='auto' or 'numpy'"
+                )
+        if not self._fused or n < 2 or min(self.layer_sizes) < 2:
+            return None
+        return self._fused
 
     # -- the flat buffers -------------------------------------------------------------------------
 
@@ -281,17 +361,29 @@ class MLP:
         if self._buffers_for == n:
             return
         hidden = self.layers[:-1]
-        self._Z = [np.empty((n, layer.fan_out), self.dtype) for layer in hidden]
+        # Each kind of buffer is one flat array with the layers back to back (the compiled step takes
+        # it whole); the per-layer arrays are views into it.
+        widths = [layer.fan_out for layer in hidden]
+
+        def flat():
+            buf = np.empty(n * sum(widths), self.dtype)
+            views, off = [], 0
+            for w in widths:
+                views.append(buf[off : off + n * w].reshape(n, w))
+                off += n * w
+            return buf, views
+
+        self._Zbuf, self._Z = flat()
         # A linear hidden activation is the identity: A and Z can share a buffer.
-        self._A = [
-            Z if layer.act is _activations.linear else np.empty_like(Z)
-            for layer, Z in zip(hidden, self._Z, strict=True)
-        ]
-        self._dA = [np.empty_like(Z) for Z in self._Z]
-        self._dZ = [np.empty_like(Z) for Z in self._Z]
+        linear = self.activation == _activations.linear.name
+        self._Abuf, self._A = (self._Zbuf, self._Z) if linear else flat()
+        self._dAbuf, self._dA = flat()
+        self._dZbuf, self._dZ = flat()
         # loss_and_grad's logits and d(loss)/d(logits); forward() returns a new logits array instead.
         self._logits = np.empty((n, self.layer_sizes[-1]), self.dtype)
         self._dlogits = np.empty_like(self._logits)
+        # the softmax cross-entropy's per-row work for the compiled step
+        self._rows = np.empty((4, n), self.dtype)
         self._buffers_for = n
 
     def forward(self, X) -> np.ndarray:
@@ -306,13 +398,18 @@ class MLP:
     def _forward(self, X: np.ndarray, logits: np.ndarray) -> np.ndarray:
         """The forward pass of a checked X into the ``logits`` buffer, every product written in place."""
         self._X = X
-        A = X
-        for layer, Z, A_out in zip(self.layers[:-1], self._Z, self._A, strict=True):
-            np.matmul(A, layer.W, out=Z)
-            Z += layer.b
-            A = layer.act.forward(Z, out=A_out)
-        np.matmul(A, self.layers[-1].W, out=logits)
-        logits += self.layers[-1].b
+        kernels = self._step_kernels(X.shape[0]) if X.flags.c_contiguous else None
+        if kernels is not None:  # the same operations compiled into one call (nn/_fused.py)
+            relu = self.activation == "relu"
+            kernels.forward(X, self._params, self._sizes, self._Zbuf, self._Abuf, logits, relu)
+        else:
+            A = X
+            for layer, Z, A_out in zip(self.layers[:-1], self._Z, self._A, strict=True):
+                np.matmul(A, layer.W, out=Z)
+                Z += layer.b
+                A = layer.act.forward(Z, out=A_out)
+            np.matmul(A, self.layers[-1].W, out=logits)
+            logits += self.layers[-1].b
         self.pre_activations = [*self._Z, logits]
         self.activations = [*self._A, logits]
         self.grad_activations = []  # filled by backward
@@ -332,6 +429,13 @@ class MLP:
             raise GradstepError(
                 f"dlogits has shape {dZ.shape} but the last forward produced logits of shape {expected}."
             )
+        kernels = self._step_kernels(n) if dZ.flags.c_contiguous and self._X.flags.c_contiguous else None
+        if kernels is not None:  # the loop below compiled into one call (nn/_fused.py)
+            relu = self.activation == "relu"
+            kernels.backward(self._X, dZ, self._params, self._grads, self._sizes, self._Abuf, self._dAbuf,
+                             self._dZbuf, relu)  # fmt: skip
+            self.grad_activations = list(self._dA)
+            return (self._dZ[0] if self._dZ else dZ) @ self.layers[0].W.T if input_grad else None
         for l in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[l]
             A_prev = self._X if l == 0 else self._A[l - 1]
@@ -368,13 +472,30 @@ class MLP:
         """
         loss_fn = _losses.get(loss)
         X = self._check_X(X)
-        self._allocate(X.shape[0])
+        n = X.shape[0]
+        self._allocate(n)
+        if loss_fn is _losses.softmax_cross_entropy:
+            kernels = self._step_kernels(n) if X.flags.c_contiguous else None
+            if kernels is not None and _plain_labels(y, n) and kernels.labels_ok(y, self.layer_sizes[-1]):
+                value = self._softmax_cross_entropy(kernels, X, y)
+                return value, self._logits, self._dlogits
         logits = self._forward(X, self._logits)
         if _losses.is_builtin(loss_fn):
             value, dlogits = loss_fn(logits, y, out=self._dlogits)
         else:
             value, dlogits = loss_fn(logits, y)
         return value, logits, dlogits
+
+    def _softmax_cross_entropy(self, kernels, X: np.ndarray, y: np.ndarray) -> float:
+        """Forward and :func:`gradstep.nn.losses.softmax_cross_entropy`'s operations in the same order,
+        compiled, with NumPy's own ``exp`` and ``log`` in between (see ``nn/_fused.py``)."""
+        logits, P = self._forward(X, self._logits), self._dlogits
+        picked, row_sum, log_row_sum, scratch = self._rows
+        kernels.softmax_ce_prefix(logits, y, P, picked)  # P = logits - row max
+        np.exp(P, out=P)
+        kernels.row_sums(P, row_sum)
+        np.log(row_sum, out=log_row_sum)
+        return float(kernels.softmax_ce_finish(P, row_sum, log_row_sum, picked, y, scratch))
 
     def predict(self, X) -> np.ndarray:
         """Return the logits for X without touching the cached forward state."""
