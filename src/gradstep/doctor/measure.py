@@ -302,7 +302,7 @@ def measure_attention(d: AttentionData, th: Thresholds) -> AttentionStats:
         H = -np.sum(np.where(P > 0, P * np.log(P), 0.0), axis=1)
     return AttentionStats(
         name=d.name, rows=int(len(P)), peaked=float(np.mean(P.max(axis=1) > th.saturation)),
-        entropy=float(np.mean(H / np.log(keys))),
+        entropy=float(np.clip(np.mean(H / np.log(keys)), 0.0, 1.0)),
     )  # fmt: skip
 
 

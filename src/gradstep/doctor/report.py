@@ -63,15 +63,17 @@ class Thresholds:
             fraction ``||delta W|| / ||W||`` between these.
         norm_init_ratio: a layer whose output is normalized (BatchNorm, LayerNorm, GroupNorm) before
             anything else uses it is flagged when its ``fan_in * E[w^2]`` is off from the recommended
-            one by more than this factor either way: the normalization hides the scale from the
+            one by more than this factor either way (100: x10 in the weights' std): the normalization hides the scale from the
             forward pass, but the gradient and the effective step size still carry it.
         init_loss_excess: with a cross-entropy loss over k classes, the loss is flagged when it exceeds
             ``log(k)`` (the loss of a uniform guess, which an untrained network should be near) by more
             than this many nats (3: the true class is on average e^3 = 20 times less likely than uniform).
 
-    Attention softmaxes are judged with ``saturation`` and ``saturated_fraction``: a softmax is
-    collapsed when more than ``saturated_fraction`` of its rows put more than ``saturation`` of their
-    weight on one key; a residual stream with ``scale_per_layer`` and ``scale_total`` per residual add.
+        attention_entropy: an attention softmax is collapsed when the mean entropy of its rows is below
+            this fraction of the uniform one, or when more than ``saturated_fraction`` of its rows put
+            more than ``saturation`` of their weight on one key.
+
+    A residual stream is judged with ``scale_per_layer`` and ``scale_total`` per residual addition.
     """
 
     dead_fraction: float = 0.5
@@ -85,7 +87,8 @@ class Thresholds:
     scale_total: float = 10.0
     update_ratio_high: float = 1.0
     update_ratio_low: float = 1e-6
-    norm_init_ratio: float = 10.0
+    norm_init_ratio: float = 100.0
+    attention_entropy: float = 0.3
     init_loss_excess: float = 3.0
 
     def __post_init__(self) -> None:
@@ -100,6 +103,7 @@ class Thresholds:
         high = check_real("update_ratio_high", self.update_ratio_high, 0.0, low_open=True)
         check_real("update_ratio_low", self.update_ratio_low, 0.0, high, high_open=True)
         check_real("norm_init_ratio", self.norm_init_ratio, 1.0, low_open=True)
+        check_real("attention_entropy", self.attention_entropy, 0.0, 1.0)
         check_real("init_loss_excess", self.init_loss_excess, 0.0, low_open=True)
 
     @classmethod

@@ -365,7 +365,7 @@ def attention_rule(ctx: Context) -> list[Verdict]:
     per entry, is nearly 0, so the queries and keys stop learning (attention entropy collapse)."""
     th, out = ctx.th, []
     for a in ctx.attention:
-        if a.rows and a.peaked > th.saturated_fraction:
+        if a.rows and (a.peaked > th.saturated_fraction or a.entropy < th.attention_entropy):
             out.append(Verdict(
                 "attention_collapsed", [],
                 f"{a.name}: the attention softmax is saturated: {a.peaked:.0%} of its {a.rows} query rows put "
