@@ -104,7 +104,9 @@ def test_gpt2_zero_or_constant_mlp_weights_are_named(hf, fault):
         fc.bias.zero_()
     report = gt.diagnose(model, {"input_ids": IDS}, lm_loss, y=IDS)
     v = verdict(report, "symmetric")
-    assert v.modules == ["transformer.h.1.mlp.c_fc"] and v.message.startswith("transformer.h.1.mlp.c_fc: all 256")
+    assert v.modules == ["transformer.h.1.mlp.c_fc"] and v.message.startswith(
+        "transformer.h.1.mlp.c_fc: all 256"
+    )
 
 
 def test_gpt2_query_key_projection_x10_collapses_attention(hf):
@@ -112,7 +114,9 @@ def test_gpt2_query_key_projection_x10_collapses_attention(hf):
     with torch.no_grad():
         model.transformer.h[1].attn.c_attn.weight[:, : 2 * 128].mul_(10)  # the query and key columns
     report = gt.diagnose(model, {"input_ids": IDS}, lm_loss, y=IDS)
-    assert [v.modules for v in report.verdicts if v.kind == "attention_collapsed"] == [["transformer.h.1.attn"]]
+    assert [v.modules for v in report.verdicts if v.kind == "attention_collapsed"] == [
+        ["transformer.h.1.attn"]
+    ]
 
 
 def test_bert_as_initialized_has_no_error(hf):
@@ -139,7 +143,9 @@ def image_loss(out, y):
 def test_resnet_as_initialized_has_no_error(hf):
     report = gt.diagnose(resnet(hf), X_IMG, image_loss, y=Y_IMG, classes=5)
     assert errors(report) == [] and report.healthy
-    conv = report.layers[report.meta["layer_names"].index("resnet.encoder.stages.0.layers.0.layer.0.convolution")]
+    conv = report.layers[
+        report.meta["layer_names"].index("resnet.encoder.stages.0.layers.0.layer.0.convolution")
+    ]
     assert conv.activation == "relu" and conv.z_std == pytest.approx(1.0, abs=0.01)  # after its BatchNorm
 
 
@@ -269,3 +275,30 @@ def test_fit_divergence_names_the_first_non_finite_layer():
     model.layers[1].W[0, 0] = np.inf
     with pytest.raises(TrainingDiverged, match="layer 2's weights"):
         fit(model, optim.SGD(model.parameters()), ds, epochs=1)
+
+
+def test_cli_model_function_prints_json(tmp_path, monkeypatch, capsys):
+    from gradstep import cli
+
+    (tmp_path / "my_models.py").write_text(
+        "import torch\nfrom torch import nn\n"
+        "def build():\n"
+        "    torch.manual_seed(0)\n"
+        "    net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))\n"
+        "    return net, torch.randn(32, 8), nn.CrossEntropyLoss(), torch.arange(32) % 3\n"
+        "def wrong():\n"
+        "    return 1\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["doctor", "--model", "my_models:build", "--json"]) == 0
+    import json
+
+    d = json.loads(capsys.readouterr().out)
+    assert (
+        d["healthy"]
+        and [s["name"] for s in d["layers"]] == ["0", "2"]
+        and d["meta"]["source"] == "my_models:build"
+    )
+    assert {"attention", "residual", "modules"} <= set(d)
+    assert cli.main(["doctor", "--model", "my_models:wrong"]) == 2
+    assert "must return (model, batch, loss_fn)" in capsys.readouterr().err

@@ -9,8 +9,14 @@ import numpy as np
 
 from .._validation import GradstepError
 from .measure import (
-    LayerData, activation_trend, gradient_trend, measure_attention, measure_layer, measure_residual,
-    trends_dict, update_ratios,
+    LayerData,
+    activation_trend,
+    gradient_trend,
+    measure_attention,
+    measure_layer,
+    measure_residual,
+    trends_dict,
+    update_ratios,
 )  # fmt: skip
 from .report import Report, Thresholds
 from .rules import Context, judge
@@ -59,7 +65,8 @@ def diagnose_layers(
     activation, gradient = activation_trend(hidden), gradient_trend(hidden)
     meta = {**(meta or {}), **step_meta}
     ctx = Context.build(
-        layers, stats, activation, gradient, th, meta, chain=None if chain is None else [i + 1 for i in chain],
+        layers, stats, activation, gradient, th, meta,
+        chain=None if chain is None else [i + 1 for i in chain],
         names=names, normalized=[i + 1 for i in normalized], attention=attention, residual=residual,
         classes=classes,
     )  # fmt: skip

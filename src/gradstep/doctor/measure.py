@@ -291,7 +291,9 @@ class ResidualData:
 def measure_attention(d: AttentionData, th: Thresholds) -> AttentionStats:
     """How peaked the rows of an attention softmax are, over the rows with 2 or more allowed keys."""
     P = np.asarray(d.probs, dtype=np.float64)
-    allowed = np.ones(P.shape, bool) if d.allowed is None else np.broadcast_to(np.asarray(d.allowed, bool), P.shape)
+    allowed = (
+        np.ones(P.shape, bool) if d.allowed is None else np.broadcast_to(np.asarray(d.allowed, bool), P.shape)
+    )
     P, allowed = P.reshape(-1, P.shape[-1]), allowed.reshape(-1, P.shape[-1])
     keys = allowed.sum(axis=1)
     rows = keys >= 2

@@ -72,4 +72,6 @@ def diagnose(model, X, y=None, *, loss=None, optimizer=None, lr=None, thresholds
     ]  # fmt: skip
     meta = {"samples": n, "loss": loss_name, "loss_value": value}
     classes = k if loss_name == "softmax_cross_entropy" else None
-    return diagnose_layers(layers, optimizer=optimizer, lr=lr, thresholds=thresholds, meta=meta, classes=classes)
+    return diagnose_layers(
+        layers, optimizer=optimizer, lr=lr, thresholds=thresholds, meta=meta, classes=classes
+    )

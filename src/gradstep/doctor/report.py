@@ -63,7 +63,8 @@ class Thresholds:
             fraction ``||delta W|| / ||W||`` between these.
         norm_init_ratio: a layer whose output is normalized (BatchNorm, LayerNorm, GroupNorm) before
             anything else uses it is flagged when its ``fan_in * E[w^2]`` is off from the recommended
-            one by more than this factor either way (100: x10 in the weights' std): the normalization hides the scale from the
+            one by more than this factor either way (100: x10 in the weights' std): the normalization
+            hides the scale from the
             forward pass, but the gradient and the effective step size still carry it.
         init_loss_excess: with a cross-entropy loss over k classes, the loss is flagged when it exceeds
             ``log(k)`` (the loss of a uniform guess, which an untrained network should be near) by more
@@ -357,7 +358,8 @@ def site_lines(report: Report) -> list[tuple[str, str]]:
     for r in report.residual:
         total = r.rms[-1] / r.rms[0] if r.rms[0] else math.inf
         out.append((f"residual stream {r.names[0]} .. {r.names[-1]}",
-                    f"rms {fmt(r.rms[0])} -> {fmt(r.rms[-1])} over {len(r.rms)} additions (x{fmt(total)})"))  # fmt: skip
+                    f"rms {fmt(r.rms[0])} -> {fmt(r.rms[-1])} over {len(r.rms)} additions "
+                    f"(x{fmt(total)})"))  # fmt: skip
     return out
 
 

@@ -125,7 +125,8 @@ def _dead_verdict(run: list[int], ctx: Context) -> Verdict:
         fix = "Initialize the weights randomly: use {1} for {0}.".format(*ctx.act_of(run))
     else:
         cause = "dying ReLU: their pre-activations are negative for every input, and stay so without gradient"
-        fix = f"Lower the learning rate or use leaky_relu; re-initialize with {ctx.act_of(run)[1]} and zero biases."
+        rec = ctx.act_of(run)[1]
+        fix = f"Lower the learning rate or use leaky_relu; re-initialize with {rec} and zero biases."
         fed_zeros = [l for l in run if ctx.stat(l - 1).dead_fraction == 1.0] if run[0] > 1 else []
         if fed_zeros:
             cause += f"; {ctx.span(fed_zeros)} only receive zeros from a fully dead layer before them"
@@ -368,7 +369,8 @@ def attention_rule(ctx: Context) -> list[Verdict]:
         if a.rows and (a.peaked > th.saturated_fraction or a.entropy < th.attention_entropy):
             out.append(Verdict(
                 "attention_collapsed", [],
-                f"{a.name}: the attention softmax is saturated: {a.peaked:.0%} of its {a.rows} query rows put "
+                f"{a.name}: the attention softmax is saturated: {a.peaked:.0%} of its {a.rows} query rows "
+                "put "
                 f"more than {th.saturation:g} of their weight on one key (mean entropy {a.entropy:.2f} of "
                 "uniform), where the softmax passes almost no gradient back to the queries and keys.",
                 {"peaked": a.peaked, "entropy": a.entropy, "rows": a.rows},
@@ -425,7 +427,8 @@ def norm_hides_init_rule(ctx: Context) -> list[Verdict]:
             "too small: their gradients and steps are too large")  # fmt: skip
         out.append(Verdict(
             "norm_hides_init", run,
-            f"{ctx.span(run)}: fan_in*E[w^2] is {size} the one {_recommend(act)} gives for {act}, hidden by the "
+            f"{ctx.span(run)}: fan_in*E[w^2] is {size} the one {_recommend(act)} gives for {act}, hidden by "
+            "the "
             f"normalization after them (the forward pass looks healthy); the weights are {way} (the "
             "gradient scales as 1/c and the relative step as 1/c^2 for weights scaled by c).",
             {"gain_ratio": rs, "weight_gain": [ctx.stat(l).weight_gain for l in run]},

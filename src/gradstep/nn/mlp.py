@@ -353,7 +353,10 @@ class MLP:
             for l, layer in enumerate(self.layers, 1):
                 if not (np.all(np.isfinite(layer.W)) and np.all(np.isfinite(layer.b))):
                     return f"layer {l}'s weights"
-                for name, cache in (("pre-activation Z", self.pre_activations), ("activation A", self.activations)):
+                for name, cache in (
+                    ("pre-activation Z", self.pre_activations),
+                    ("activation A", self.activations),
+                ):
                     if l <= len(cache) and not np.all(np.isfinite(cache[l - 1])):
                         return f"layer {l}'s {name} (forward)"
             if self.grad_activations:

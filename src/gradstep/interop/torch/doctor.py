@@ -22,7 +22,6 @@ every sample is one of its samples (a dead channel outputs 0 everywhere). An emb
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 import numpy as np
 import torch
@@ -146,7 +145,9 @@ def diagnose(
     for name, probs, allowed in tracer.attention:
         seen[name] = seen.get(name, 0) + 1
         label = name if seen[name] == 1 else f"{name}#{seen[name]}"
-        attention.append(AttentionData(label, _numpy(probs), None if allowed is None else allowed.cpu().numpy()))
+        attention.append(
+            AttentionData(label, _numpy(probs), None if allowed is None else allowed.cpu().numpy())
+        )
     residual = [ResidualData(tuple(n), tuple(r)) for n, r in tracer.streams()]
     meta = {
         "samples": int(out.shape[0]), "loss": loss_name, "loss_value": value,
@@ -175,8 +176,10 @@ def _call(model: nn.Module, batch):
 
 
 def _is_cross_entropy(loss_fn, loss_name: str) -> bool:
-    return isinstance(loss_fn, nn.CrossEntropyLoss) or loss_fn is F.cross_entropy or (
-        loss_fn is None and loss_name == "softmax_cross_entropy"
+    return (
+        isinstance(loss_fn, nn.CrossEntropyLoss)
+        or loss_fn is F.cross_entropy
+        or (loss_fn is None and loss_name == "softmax_cross_entropy")
     )
 
 
@@ -215,7 +218,9 @@ def _backward(output, loss_fn, y, rng) -> tuple[float | None, str, torch.Tensor]
 
     out = first_tensor(output)
     if out is None:
-        raise GradstepError(f"diagnose() needs a model that returns a tensor; it returned {type(output).__name__}")
+        raise GradstepError(
+            f"diagnose() needs a model that returns a tensor; it returned {type(output).__name__}"
+        )
     if loss_fn is None and y is None:
         probe = torch.from_numpy(as_rng(rng).standard_normal(tuple(out.shape)) / int(out.shape[0]))
         out.backward(probe.to(dtype=out.dtype, device=out.device))

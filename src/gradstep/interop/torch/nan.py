@@ -6,7 +6,8 @@ output gets a hook on its autograd node (``grad_fn.register_hook``), which sees 
 node receives (d(loss)/d(output), finite) and the ones it computes (d(loss)/d(its inputs)): the first
 node whose computed gradients hold a NaN or inf while the received ones did not is the module whose
 backward made them (when the NaN is made by an earlier operation inside a module's backward, the
-module whose backward ran last with finite numbers is named). The step counts calls of the model's ``forward``.
+module whose backward ran last with finite numbers is named). The step counts calls of the model's
+``forward``.
 
 Usage::
 
@@ -91,11 +92,15 @@ class NonFiniteLocator:
             if _bad([t]) and not _bad(a for a in args if isinstance(a, torch.Tensor)):
                 self._report(name, "forward", f"{_kind(t)} in its output from finite inputs")
             elif _bad([t]):
-                self._report(name, "forward", f"{_kind(t)} in its output (its inputs were already non-finite)")
+                self._report(
+                    name, "forward", f"{_kind(t)} in its output (its inputs were already non-finite)"
+                )
             node = t.grad_fn
             if node is not None:
                 step = self.step
-                node.register_hook(lambda grads_in, grads_out: self._backward(name, step, grads_in, grads_out))
+                node.register_hook(
+                    lambda grads_in, grads_out: self._backward(name, step, grads_in, grads_out)
+                )
 
         return hook
 
@@ -108,7 +113,9 @@ class NonFiniteLocator:
             self._report(self.last_ok[0], "backward", "non-finite gradients for its inputs")
         elif _bad(grads_in) and not _bad(grads_out):
             self.step = step
-            self._report(name, "backward", f"{_kind(next(g for g in grads_in if _bad([g])))} in its input gradient")
+            self._report(
+                name, "backward", f"{_kind(next(g for g in grads_in if _bad([g])))} in its input gradient"
+            )
         else:
             self.last_ok = (name, step)
 

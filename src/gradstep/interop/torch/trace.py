@@ -311,7 +311,7 @@ class Tracer(TorchFunctionMode):
         self.attention.append((self.path(), out.detach(), allowed))
 
     def _sdpa(self, args, kwargs) -> None:
-        a = dict(zip(_SDPA_ARGS, args))
+        a = dict(zip(_SDPA_ARGS, args, strict=False))
         a.update(kwargs)
         q, k = a["query"], a["key"]
         with torch.no_grad():
@@ -346,7 +346,11 @@ class Tracer(TorchFunctionMode):
             batched = w.ndim == 4
             am, kpm = bound.arguments["attn_mask"], bound.arguments["key_padding_mask"]
             if am is not None:
-                ok = ~am if am.dtype == torch.bool else torch.isfinite(am) & (am > torch.finfo(am.dtype).min / 2)
+                ok = (
+                    ~am
+                    if am.dtype == torch.bool
+                    else torch.isfinite(am) & (am > torch.finfo(am.dtype).min / 2)
+                )
                 allowed = allowed & (ok.reshape(w.shape) if ok.ndim == 3 and batched else ok)
             if kpm is not None:
                 ok = ~kpm if kpm.dtype == torch.bool else torch.isfinite(kpm)
