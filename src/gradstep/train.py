@@ -151,9 +151,15 @@ def fit(
                     optimizer.lr = schedule(state.step)
                 value, logits, dlogits = model.forward_loss(Xb, yb, loss_fn)  # into reused buffers
                 if not math.isfinite(value):
+                    where = model.first_nonfinite()
+                    where = (
+                        f"; the first non-finite values: {where}"
+                        if where
+                        else "; every layer's output was finite"
+                    )
                     raise TrainingDiverged(
                         f"Training diverged: the loss became {value} at epoch {state.epoch + 1}, "
-                        f"step {state.step + 1} (lr={optimizer.lr:g}); lower the learning rate, "
+                        f"step {state.step + 1} (lr={optimizer.lr:g}){where}; lower the learning rate, "
                         f"clip gradients (clip_norm) or use a fan-based initializer"
                     )
                 model.backward(dlogits, input_grad=False)  # dX is not needed: saves a matrix product

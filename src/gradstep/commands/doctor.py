@@ -3,6 +3,7 @@
     gradstep doctor --data digits --hidden 64x30 --activation relu --init xavier_normal
     gradstep doctor runs/train-001            # or a .gradstep file: the saved weights and optimizer state
     gradstep doctor runs/train-001 --json
+    gradstep doctor --model mypackage.models:build   # any torch nn.Module (see docs/torch.md)
 
 The network is measured on the first ``--samples`` rows of its training split, with their labels and the
 run's loss and optimizer (whose next step gives the update ratios). The output is a per-layer table, the
@@ -27,6 +28,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     add_run_flags(parser)
     d = parser.add_argument_group("doctor")
+    d.add_argument(
+        "--model",
+        metavar="MODULE:FUNCTION",
+        help="diagnose a torch model: FUNCTION() returns (model, batch, loss_fn) or (model, batch, loss_fn, "
+        "targets); loss_fn may be None (the doctor's probe)",
+    )
     d.add_argument("--samples", type=int, default=512, help="rows of the training split to measure (512)")
     d.add_argument("--json", action="store_true", help="print the report as JSON")
     d.add_argument(
@@ -46,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
 
     samples = check_int("samples", args.samples, 1)
     thresholds = _parse_thresholds(args.threshold)
+    if getattr(args, "model", None):
+        return _run_torch(args.model, thresholds, args.json)
     live, source = _load(args)
     data = live.data
     X, y = data.X_train[:samples], data.y_train[:samples]
@@ -63,6 +72,45 @@ def run(args: argparse.Namespace) -> int:
         f"gradstep doctor: {cfg.data}, hidden {hidden}, {cfg.activation}, init {cfg.init_name}, "
         f"{report.meta['optimizer']} lr={report.meta['lr']:g}, {len(X)} samples ({source})"
     )
+    _print_rich(report, title)
+    return 0
+
+
+def _run_torch(spec: str, thresholds, as_json: bool) -> int:
+    """``--model MODULE:FUNCTION``: the function returns (model, batch, loss_fn[, targets])."""
+    import importlib
+    import os
+    import sys
+
+    from .._json import dumps
+    from .._validation import GradstepError
+
+    module_name, sep, func_name = spec.partition(":")
+    if not sep or not module_name or not func_name:
+        raise GradstepError(f"--model needs MODULE:FUNCTION, e.g. mypackage.models:build. Received: {spec!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # a module beside the user, as `python -m` would find it
+    try:
+        func = getattr(importlib.import_module(module_name), func_name)
+    except (ImportError, AttributeError) as e:
+        raise GradstepError(f"--model {spec}: cannot load it ({e}).") from None
+    got = func()
+    if not isinstance(got, tuple) or len(got) not in (3, 4):
+        raise GradstepError(
+            f"--model {spec}: the function must return (model, batch, loss_fn) or (model, batch, loss_fn, "
+            f"targets); it returned {type(got).__name__}"
+            + (f" of {len(got)}." if isinstance(got, tuple) else ".")
+        )
+    from ..interop import torch as gt
+
+    model, batch, loss_fn, *targets = got
+    report = gt.diagnose(model, batch, loss_fn, y=targets[0] if targets else None, thresholds=thresholds)
+    report.meta.update(source=spec)
+    if as_json:
+        print(dumps(report.to_dict()))
+        return 0
+    title = (f"gradstep doctor: {spec} ({type(model).__name__}), {report.meta['samples']} samples, "
+             f"loss {report.meta['loss']}")  # fmt: skip
     _print_rich(report, title)
     return 0
 
@@ -117,11 +165,12 @@ def _print_rich(report, title: str) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from ..doctor.report import LAYER_COLUMNS, layer_rows, trend_lines
+    from ..doctor.report import LAYER_COLUMNS, layer_rows, site_lines, trend_lines
 
     console = Console()
     if not console.is_terminal:
-        console = Console(width=170)  # a pipe or a file: wide enough for the table without wrapping
+        longest = max(len(s.name or "") for s in report.layers)
+        console = Console(width=max(170, 150 + longest))  # a pipe or a file: the table without wrapping
     flagged = {layer for v in report.verdicts for layer in v.layers}
     table = Table(title=title, title_justify="left", header_style="bold")
     for i, name in enumerate(LAYER_COLUMNS):
@@ -129,14 +178,15 @@ def _print_rich(report, title: str) -> None:
     for stats, row in zip(report.layers, layer_rows(report), strict=True):
         table.add_row(*row, style="yellow" if stats.layer in flagged else None)
     console.print(table)
-    for name, text in trend_lines(report):
+    for name, text in [*trend_lines(report), *site_lines(report)]:
         console.print(Text(f"{name}: ", style="bold") + Text(text))
     console.print()
     if report.healthy:
         console.print("[bold green]No problem found.[/bold green]")
     for v in report.verdicts:
         line = Text()
-        line.append(f"{v.kind}: ", style="bold red")
+        level = "" if v.severity == "error" else f" ({v.severity})"
+        line.append(f"{v.kind}{level}: ", style="bold red" if v.severity == "error" else "bold yellow")
         line.append(v.message)
         console.print(line)
         console.print(Text("  fix: ", style="bold green") + Text(v.fix))

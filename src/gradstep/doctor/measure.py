@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 
 from .._validation import GradstepError
-from .report import LayerStats, Thresholds
+from .report import AttentionStats, LayerStats, ResidualStats, Thresholds
 
 __all__ = [
     "LayerData", "Trend", "dead_fraction", "saturated_mask", "saturated_fraction", "duplicate_groups",
     "measure_layer", "trend", "activation_trend", "gradient_trend", "trends_dict", "update_ratios",
-    "RELU_FAMILY", "SATURATING",
+    "RELU_FAMILY", "SATURATING", "AttentionData", "ResidualData", "measure_attention", "measure_residual",
 ]  # fmt: skip
 
 RELU_FAMILY = ("relu", "leaky_relu")
@@ -267,3 +267,46 @@ def _step_clone(optimizer, params: list[np.ndarray], grads: list[np.ndarray], lr
             p[...] = work[0][offset : offset + p.size].reshape(p.shape)
             offset += p.size
     return clone, optimizer.t
+
+
+@dataclass(frozen=True, eq=False)
+class AttentionData:
+    """One attention softmax on one batch: ``probs`` of shape (..., queries, keys), each row summing to 1
+    over its allowed keys; ``allowed`` (same shape, bool) marks the keys a query may attend to (None:
+    all). The mask is given apart from ``probs`` because a collapsed row underflows to exact zeros too."""
+
+    name: str
+    probs: Any
+    allowed: Any = None
+
+
+@dataclass(frozen=True)
+class ResidualData:
+    """One residual stream: where each addition ``x + f(x)`` ran, and the RMS of the stream after it."""
+
+    names: tuple[str, ...]
+    rms: tuple[float, ...]
+
+
+def measure_attention(d: AttentionData, th: Thresholds) -> AttentionStats:
+    """How peaked the rows of an attention softmax are, over the rows with 2 or more allowed keys."""
+    P = np.asarray(d.probs, dtype=np.float64)
+    allowed = (
+        np.ones(P.shape, bool) if d.allowed is None else np.broadcast_to(np.asarray(d.allowed, bool), P.shape)
+    )
+    P, allowed = P.reshape(-1, P.shape[-1]), allowed.reshape(-1, P.shape[-1])
+    keys = allowed.sum(axis=1)
+    rows = keys >= 2
+    P, keys = P[rows], keys[rows]
+    if not len(P):
+        return AttentionStats(d.name, 0, 0.0, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        H = -np.sum(np.where(P > 0, P * np.log(P), 0.0), axis=1)
+    return AttentionStats(
+        name=d.name, rows=int(len(P)), peaked=float(np.mean(P.max(axis=1) > th.saturation)),
+        entropy=float(np.clip(np.mean(H / np.log(keys)), 0.0, 1.0)),
+    )  # fmt: skip
+
+
+def measure_residual(d: ResidualData) -> ResidualStats:
+    return ResidualStats(list(d.names), [float(r) for r in d.rms])

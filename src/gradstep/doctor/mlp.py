@@ -71,4 +71,7 @@ def diagnose(model, X, y=None, *, loss=None, optimizer=None, lr=None, thresholds
         for l, layer in enumerate(shadow.layers)
     ]  # fmt: skip
     meta = {"samples": n, "loss": loss_name, "loss_value": value}
-    return diagnose_layers(layers, optimizer=optimizer, lr=lr, thresholds=thresholds, meta=meta)
+    classes = k if loss_name == "softmax_cross_entropy" else None
+    return diagnose_layers(
+        layers, optimizer=optimizer, lr=lr, thresholds=thresholds, meta=meta, classes=classes
+    )

@@ -19,15 +19,19 @@ from .._json import jsonable
 from .._validation import GradstepError, check_real, unknown_name
 
 __all__ = [
-    "Thresholds", "LayerStats", "Verdict", "Report", "KINDS", "LAYER_COLUMNS", "fmt", "layer_rows",
-    "trend_lines",
+    "Thresholds", "LayerStats", "Verdict", "Report", "KINDS", "SEVERITIES", "LAYER_COLUMNS", "fmt",
+    "layer_rows", "trend_lines", "site_lines", "AttentionStats", "ResidualStats", "ModuleStats",
 ]  # fmt: skip
 
 # Verdict kinds, in the order a report lists them: causes before their symptoms.
 KINDS = (
     "dead", "symmetric", "exploding", "vanishing", "saturated", "mismatched_init",
-    "update_too_large", "update_too_small",
+    "update_too_large", "update_too_small", "attention_collapsed", "residual_growth", "norm_hides_init",
+    "init_loss",
 )  # fmt: skip
+
+# How bad a verdict is: an error will stop or cripple training; a warning slows it or is worth a look.
+SEVERITIES = ("error", "warning")
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,20 @@ class Thresholds:
             The same limits judge the drift that the weights' fan_in * E[w^2] predicts (mismatched init).
         update_ratio_high, update_ratio_low: one optimizer step should change a layer's weights by a
             fraction ``||delta W|| / ||W||`` between these.
+        norm_init_ratio: a layer whose output is normalized (BatchNorm, LayerNorm, GroupNorm) before
+            anything else uses it is flagged when its ``fan_in * E[w^2]`` is off from the recommended
+            one by more than this factor either way (100: x10 in the weights' std): the normalization
+            hides the scale from the
+            forward pass, but the gradient and the effective step size still carry it.
+        init_loss_excess: with a cross-entropy loss over k classes, the loss is flagged when it exceeds
+            ``log(k)`` (the loss of a uniform guess, which an untrained network should be near) by more
+            than this many nats (3: the true class is on average e^3 = 20 times less likely than uniform).
+
+        attention_entropy: an attention softmax is collapsed when the mean entropy of its rows is below
+            this fraction of the uniform one, or when more than ``saturated_fraction`` of its rows put
+            more than ``saturation`` of their weight on one key.
+
+    A residual stream is judged with ``scale_per_layer`` and ``scale_total`` per residual addition.
     """
 
     dead_fraction: float = 0.5
@@ -70,6 +88,9 @@ class Thresholds:
     scale_total: float = 10.0
     update_ratio_high: float = 1.0
     update_ratio_low: float = 1e-6
+    norm_init_ratio: float = 100.0
+    attention_entropy: float = 0.3
+    init_loss_excess: float = 3.0
 
     def __post_init__(self) -> None:
         unit = ("dead_fraction", "saturated_samples", "saturated_fraction", "duplicate_fraction")
@@ -82,6 +103,9 @@ class Thresholds:
         check_real("scale_total", self.scale_total, 1.0, low_open=True)
         high = check_real("update_ratio_high", self.update_ratio_high, 0.0, low_open=True)
         check_real("update_ratio_low", self.update_ratio_low, 0.0, high, high_open=True)
+        check_real("norm_init_ratio", self.norm_init_ratio, 1.0, low_open=True)
+        check_real("attention_entropy", self.attention_entropy, 0.0, 1.0)
+        check_real("init_loss_excess", self.init_loss_excess, 0.0, low_open=True)
 
     @classmethod
     def coerce(cls, value) -> Thresholds:
@@ -117,7 +141,8 @@ class LayerStats:
     ``effective_width`` is the number of distinct units and ``duplicate_groups`` lists the groups of
     identical units (0-based unit indices); ``weight_gain`` is ``fan_in * mean(W**2)`` (2 for He,
     ``2 fan_in / (fan_in + fan_out)`` for Xavier); ``grad_rms`` is the RMS of d(loss)/d(activation);
-    ``update_ratio`` is ``||delta W|| / ||W||`` for one optimizer step.
+    ``update_ratio`` is ``||delta W|| / ||W||`` for one optimizer step; ``name`` is the module path
+    for a torch model ("layer3.1.conv2"), None for a gradstep MLP.
     """
 
     layer: int
@@ -139,6 +164,7 @@ class LayerStats:
     grad_rms: float | None
     update_ratio: float | None
     output: bool = False
+    name: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable(dataclasses.asdict(self))
@@ -147,19 +173,71 @@ class LayerStats:
 @dataclass
 class Verdict:
     """One finding: its ``kind`` (see :data:`KINDS`), the ``layers`` it concerns (1-based), a plain-words
-    ``message`` with the evidence, the measured ``evidence`` itself and the ``fix``."""
+    ``message`` with the evidence, the measured ``evidence`` itself and the ``fix``; its ``severity``
+    ("error" or "warning", see :data:`SEVERITIES`) and the ``modules`` it names (module paths of a
+    torch model; empty for a gradstep MLP, whose layers are numbers)."""
 
     kind: str
     layers: list[int]
     message: str
     evidence: dict[str, Any]
     fix: str
+    severity: str = "error"
+    modules: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable(dataclasses.asdict(self))
 
     def __str__(self) -> str:
-        return f"[{self.kind}] {self.message} Fix: {self.fix}"
+        level = "" if self.severity == "error" else f" ({self.severity})"
+        return f"[{self.kind}]{level} {self.message} Fix: {self.fix}"
+
+
+@dataclass
+class AttentionStats:
+    """One attention softmax seen on the batch: ``name`` (the module path where it ran), the number of
+    query ``rows`` that could attend to 2 or more keys, the fraction of them ``peaked`` (more than
+    ``saturation`` of the weight on one key), and their mean ``entropy`` as a fraction of the uniform
+    one (1: uniform over the allowed keys, 0: all weight on one key)."""
+
+    name: str
+    rows: int
+    peaked: float
+    entropy: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(dataclasses.asdict(self))
+
+
+@dataclass
+class ResidualStats:
+    """One residual stream: the module path where each addition ``x + f(x)`` ran (in forward order)
+    and the RMS of the stream after it."""
+
+    names: list[str]
+    rms: list[float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(dataclasses.asdict(self))
+
+
+@dataclass
+class ModuleStats:
+    """Forward and backward numbers of one torch module (or one functional activation call, named
+    ``path:function``): how many ``calls``, the mean, std and RMS of its output and the RMS of
+    d(loss)/d(output) (None when no gradient reached it), and whether they were all finite."""
+
+    name: str
+    type: str
+    calls: int
+    out_mean: float | None
+    out_std: float | None
+    out_rms: float | None
+    grad_rms: float | None
+    finite: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(dataclasses.asdict(self))
 
 
 @dataclass
@@ -176,11 +254,19 @@ class Report:
     verdicts: list[Verdict]
     thresholds: Thresholds
     meta: dict[str, Any] = field(default_factory=dict)
+    attention: list[AttentionStats] = field(default_factory=list)
+    residual: list[ResidualStats] = field(default_factory=list)
+    modules: list[ModuleStats] = field(default_factory=list)
 
     @property
     def healthy(self) -> bool:
-        """True when there is no warning at all."""
+        """True when there is no verdict at all (error or warning)."""
         return not self.verdicts
+
+    @property
+    def errors(self) -> list[Verdict]:
+        """The verdicts of severity "error"."""
+        return [v for v in self.verdicts if v.severity == "error"]
 
     def kinds(self) -> list[str]:
         """The verdict kinds present, in report order."""
@@ -194,11 +280,15 @@ class Report:
             "verdicts": [v.to_dict() for v in self.verdicts],
             "thresholds": self.thresholds.to_dict(),
             "meta": jsonable(self.meta),
+            "attention": [a.to_dict() for a in self.attention],
+            "residual": [r.to_dict() for r in self.residual],
+            "modules": [m.to_dict() for m in self.modules],
         }
 
     def __str__(self) -> str:
         lines = [_plain_table(LAYER_COLUMNS, layer_rows(self)), ""]
         lines += [f"{name}: {text}" for name, text in trend_lines(self)]
+        lines += [f"{name}: {text}" for name, text in site_lines(self)]
         lines.append("")
         if self.healthy:
             lines.append("No problem found.")
@@ -234,7 +324,7 @@ def layer_rows(report: Report) -> list[list[str]]:
     rows = []
     for s in report.layers:
         rows.append([
-            f"{s.layer}" + (" (out)" if s.output else ""), str(s.fan_out), s.activation,
+            (s.name or f"{s.layer}") + (" (out)" if s.output else ""), str(s.fan_out), s.activation,
             fmt(s.z_mean), fmt(s.z_std), fmt(s.a_std),
             fmt(s.dead_fraction, percent=True), fmt(s.saturated_fraction, percent=True),
             str(s.effective_width), fmt(s.weight_norm), fmt(s.weight_gain),
@@ -256,6 +346,20 @@ def trend_lines(report: Report) -> list[tuple[str, str]]:
             out.append((what, f"not measured ({note})"))
         else:
             out.append((what, f"x{fmt(per)} per layer {direction}, x{fmt(total)} first to last"))
+    return out
+
+
+def site_lines(report: Report) -> list[tuple[str, str]]:
+    """One line per attention softmax and per residual stream (torch models; none for an MLP)."""
+    out = []
+    for a in report.attention:
+        out.append((f"attention {a.name}", f"{a.peaked:.0%} of {a.rows} rows on one key, entropy "
+                    f"{a.entropy:.2f} of uniform"))  # fmt: skip
+    for r in report.residual:
+        total = r.rms[-1] / r.rms[0] if r.rms[0] else math.inf
+        out.append((f"residual stream {r.names[0]} .. {r.names[-1]}",
+                    f"rms {fmt(r.rms[0])} -> {fmt(r.rms[-1])} over {len(r.rms)} additions "
+                    f"(x{fmt(total)})"))  # fmt: skip
     return out
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from .._validation import GradstepError
 from .measure import RELU_FAMILY, SATURATING, LayerData, Trend
-from .report import LayerStats, Thresholds, Verdict
+from .report import AttentionStats, LayerStats, ResidualStats, Thresholds, Verdict
 
 __all__ = ["Context", "Rule", "RULES", "judge"]
 
@@ -32,7 +32,15 @@ class Context:
     :func:`gradstep.init.recommend` gives for it; ``n`` is the number of samples. ``dead`` and
     ``symmetric`` are the layers flagged so, ``fully_dead`` those with every unit dead; a layer already
     named dead or symmetric is not judged for mismatched init or update ratio, since those numbers follow
-    from the cause already named. ``found`` holds the verdict kinds the earlier rules reported."""
+    from the cause already named. ``found`` holds the verdict kinds the earlier rules reported.
+
+    ``chain`` are the hidden layers along which the signal passes from one layer to the next with
+    nothing but activations, dropout, pooling and reshapes between them (no normalization, no residual
+    addition): the layers whose scales compound, judged for exploding, vanishing and mismatched init.
+    For a gradstep MLP it is ``hidden``. ``names`` are the layers' module paths (None for an MLP, whose
+    layers are numbers); ``normalized`` the layers whose output is normalized before it is used;
+    ``attention`` and ``residual`` the attention softmaxes and residual streams measured; ``loss_value``
+    and ``classes`` the loss and the number of classes of a cross-entropy loss (None otherwise)."""
 
     layers: tuple[LayerData, ...]
     stats: tuple[LayerStats, ...]
@@ -48,13 +56,25 @@ class Context:
     dead: tuple[int, ...]
     fully_dead: frozenset[int]
     symmetric: tuple[int, ...]
+    chain: tuple[LayerStats, ...] = ()
+    names: tuple[str, ...] | None = None
+    normalized: frozenset[int] = frozenset()
+    attention: tuple[AttentionStats, ...] = ()
+    residual: tuple[ResidualStats, ...] = ()
+    loss_value: float | None = None
+    classes: int | None = None
     found: tuple[str, ...] = ()
 
     @classmethod
-    def build(cls, layers, stats, activation: Trend, gradient: Trend, th: Thresholds, meta: dict) -> Context:
-        """The context of one diagnosis; ``meta`` gives the stepped ``optimizer`` and ``lr``, if any."""
+    def build(
+        cls, layers, stats, activation: Trend, gradient: Trend, th: Thresholds, meta: dict, *, chain=None,
+        names=None, normalized=(), attention=(), residual=(), classes=None,
+    ) -> Context:  # fmt: skip
+        """The context of one diagnosis; ``meta`` gives the stepped ``optimizer`` and ``lr``, if any, and
+        the ``loss_value``; ``chain`` the layer numbers of the trend chain (default: all hidden layers)."""
         hidden = tuple(s for s in stats if not s.output)
-        act = hidden[0].activation if hidden else stats[-1].activation
+        chain = hidden if chain is None else tuple(stats[l - 1] for l in chain)
+        act = (chain or hidden or stats[-1:])[0].activation
         dead = tuple(s.layer for s in hidden if s.dead_fraction is not None
                      and (s.dead_fraction == 1 or s.dead_fraction > th.dead_limit(s.fan_out)))  # fmt: skip
         fully_dead = frozenset(s.layer for s in hidden if s.dead_fraction == 1.0)
@@ -65,6 +85,9 @@ class Context:
             layers=tuple(layers), stats=tuple(stats), hidden=hidden, activation=activation, gradient=gradient,
             th=th, optimizer=meta.get("optimizer"), lr=meta.get("lr"), act=act, rec=_recommend(act),
             n=int(np.shape(layers[0].Z)[0]), dead=dead, fully_dead=fully_dead, symmetric=symmetric,
+            chain=chain, names=None if names is None else tuple(names), normalized=frozenset(normalized),
+            attention=tuple(attention), residual=tuple(residual), loss_value=meta.get("loss_value"),
+            classes=classes,
         )  # fmt: skip
 
     def stat(self, layer: int) -> LayerStats:
@@ -72,8 +95,17 @@ class Context:
 
     @property
     def judged(self) -> list[LayerStats]:
-        """The hidden layers not already named dead or symmetric."""
-        return [s for s in self.hidden if s.layer not in set(self.dead) | set(self.symmetric)]
+        """The chain's layers not already named dead or symmetric."""
+        return [s for s in self.chain if s.layer not in set(self.dead) | set(self.symmetric)]
+
+    def span(self, run: list[int]) -> str:
+        """'layers 1-4' for an MLP; the module paths for a torch model."""
+        return _span(run, self.names)
+
+    def act_of(self, run: list[int]) -> tuple[str, str]:
+        """The activation of a run of layers (its first hidden layer's) and the initializer for it."""
+        act = next((self.stat(l).activation for l in run if not self.stat(l).output), self.act)
+        return act, _recommend(act)
 
 
 Rule = Callable[[Context], list[Verdict]]
@@ -90,16 +122,17 @@ def _dead_verdict(run: list[int], ctx: Context) -> Verdict:
     if zero:
         cause = ("zero initialization: W = 0 and b = 0 make every pre-activation 0, ReLU'(0) = 0, and W = 0 "
                  "passes no gradient back")  # fmt: skip
-        fix = f"Initialize the weights randomly: use {ctx.rec} for {ctx.act}."
+        fix = "Initialize the weights randomly: use {1} for {0}.".format(*ctx.act_of(run))
     else:
         cause = "dying ReLU: their pre-activations are negative for every input, and stay so without gradient"
-        fix = f"Lower the learning rate or use leaky_relu; re-initialize with {ctx.rec} and zero biases."
+        rec = ctx.act_of(run)[1]
+        fix = f"Lower the learning rate or use leaky_relu; re-initialize with {rec} and zero biases."
         fed_zeros = [l for l in run if ctx.stat(l - 1).dead_fraction == 1.0] if run[0] > 1 else []
         if fed_zeros:
-            cause += f"; {_span(fed_zeros)} only receive zeros from a fully dead layer before them"
+            cause += f"; {ctx.span(fed_zeros)} only receive zeros from a fully dead layer before them"
     return Verdict(
         "dead", run,
-        f"{_span(run)}: {_pct(s.dead_fraction for s in ss)} of the units are dead (output 0 on all "
+        f"{ctx.span(run)}: {_pct(s.dead_fraction for s in ss)} of the units are dead (output 0 on all "
         f"{ctx.n} samples; chance allows {_pct(ctx.th.dead_limit(s.fan_out) for s in ss)}), so no "
         f"gradient reaches their weights ({cause}).",
         {"dead_fraction": [s.dead_fraction for s in ss], "units": [s.fan_out for s in ss],
@@ -126,17 +159,17 @@ def _symmetric_verdict(run: list[int], ctx: Context) -> Verdict:
         what = (f"only some units are distinct (effective width {eff}){cause}; a duplicate gets the "
                 f"same update as its twin and stays identical")  # fmt: skip
     return Verdict(
-        "symmetric", run, f"{_span(run)}: {what}.",
+        "symmetric", run, f"{ctx.span(run)}: {what}.",
         {"effective_width": [s.effective_width for s in ss], "units": [s.fan_out for s in ss],
          "constant_weights": constant},
-        f"Break the symmetry with random weights: use {ctx.rec} for {ctx.act}.",
+        "Break the symmetry with random weights: use {1} for {0}.".format(*ctx.act_of(run)),
     )  # fmt: skip
 
 
 def scale_rule(ctx: Context) -> list[Verdict]:
     """Exploding / vanishing across the hidden layers. With identical units the backward signal is a sum
     of cancelling terms (zero up to rounding for softmax), so its trend is not judged then."""
-    hidden = ctx.hidden
+    hidden = ctx.chain
     if len(hidden) < 2:
         return []
     H = [s.layer for s in hidden]
@@ -155,7 +188,7 @@ def scale_rule(ctx: Context) -> list[Verdict]:
             parts.append(_gradient_part(g, verb, hidden))
         if parts:
             why, fix = _scale_cause(kind, gain, ideal, ctx)
-            out.append(Verdict(kind, H, f"{_span(H)}: {' and '.join(parts)}{why}.", dict(evidence), fix))
+            out.append(Verdict(kind, H, f"{ctx.span(H)}: {' and '.join(parts)}{why}.", dict(evidence), fix))
     return out
 
 
@@ -173,17 +206,17 @@ def _activation_part(a: Trend, verb: str, hidden: Sequence[LayerStats]) -> str:
     first, last = hidden[0], hidden[-1]
     if math.isfinite(a.per_layer):
         return (f"the activation std {verb} x{a.per_layer:.2f} per layer ({first.z_std:.3g} at "
-                f"layer {first.layer}, {last.z_std:.3g} at layer {last.layer})")  # fmt: skip
-    bad = next(s.layer for s in hidden if not math.isfinite(s.z_std))
-    return f"the activations overflow to inf/nan by layer {bad}"
+                f"{_at(first)}, {last.z_std:.3g} at {_at(last)})")  # fmt: skip
+    bad = next(s for s in hidden if not math.isfinite(s.z_std))
+    return f"the activations overflow to inf/nan by {_at(bad)}"
 
 
 def _gradient_part(g: Trend, verb: str, hidden: Sequence[LayerStats]) -> str:
     first, last = hidden[0], hidden[-1]
     if math.isfinite(g.per_layer):
         return (f"the gradient {verb} x{g.per_layer:.2f} per layer toward the input (rms "
-                f"{last.grad_rms:.3g} at layer {last.layer}, {first.grad_rms:.3g} at "
-                f"layer {first.layer})")  # fmt: skip
+                f"{last.grad_rms:.3g} at {_at(last)}, {first.grad_rms:.3g} at "
+                f"{_at(first)})")  # fmt: skip
     return "the gradients overflow to inf/nan"
 
 
@@ -227,7 +260,7 @@ def _saturated_verdict(run: list[int], ctx: Context) -> Verdict:
     gain = float(np.median([s.weight_gain for s in ss]))
     return Verdict(
         "saturated", run,
-        f"{_span(run)}: {_pct(s.saturated_fraction for s in ss)} of the units are saturated ({where} on "
+        f"{ctx.span(run)}: {_pct(s.saturated_fraction for s in ss)} of the units are saturated ({where} on "
         f"more than {th.saturated_samples:.0%} of the samples), where the derivative {deriv} is below "
         f"{bound:.2g}, so gradients die there.",
         {"saturated_fraction": [s.saturated_fraction for s in ss], "z_std": [s.z_std for s in ss],
@@ -243,10 +276,11 @@ def mismatched_init_rule(ctx: Context) -> list[Verdict]:
     th = ctx.th
     drift = {s.layer: math.sqrt(s.weight_gain / _ideal_gain(s.activation, s.fan_in, s.fan_out))
              for s in ctx.judged if s.weight_gain > 0}  # fmt: skip
+    position = {s.layer: i for i, s in enumerate(ctx.chain)}  # runs are consecutive along the chain
     out = []
     for sign in (1, -1):
         off = [l for l, d in drift.items() if sign * math.log(d) > math.log(th.scale_per_layer)]
-        for run in _runs(off):
+        for run in _runs(off, position):
             total = math.prod(drift[l] for l in run)
             if sign * math.log(total) > math.log(th.scale_total):
                 out.append(_mismatch_verdict(run, total, sign, ctx))
@@ -273,7 +307,7 @@ def _mismatch_verdict(run: list[int], total: float, sign: int, ctx: Context) -> 
         effect = f"by the fan argument the signal changes {predicted}{seen}"
     return Verdict(
         "mismatched_init", run,
-        f"{_span(run)}: the weights have fan_in*E[w^2] = {gain:.2g}{looks}, but {act} needs "
+        f"{ctx.span(run)}: the weights have fan_in*E[w^2] = {gain:.2g}{looks}, but {act} needs "
         f"{ideal:.2g} ({_recommend(act)}); {effect}.",
         {"weight_gain": [s.weight_gain for s in ss], "expected_gain": ideal, "looks_like": guess,
          "predicted_per_layer": per, "predicted_total": total, "measured_per_layer": measured},
@@ -306,7 +340,7 @@ def _update_verdict(kind: str, run: list[int], rs: list[float], ctx: Context) ->
     opt, lr, th = ctx.optimizer, ctx.lr, ctx.th
     lo, hi = min(rs), max(rs)
     size = f"{lo:.2g}" if f"{lo:.2g}" == f"{hi:.2g}" else f"{lo:.2g} to {hi:.2g}"
-    step = f"{_span(run)}: one {opt} step at lr={lr:g} would change W by"
+    step = f"{ctx.span(run)}: one {opt} step at lr={lr:g} would change W by"
     if kind == "update_too_large":
         limit = th.update_ratio_high
         message = f"{step} {size} times its norm (||dW||/||W|| above {limit:g}), so training is unstable."
@@ -327,18 +361,124 @@ def _update_verdict(kind: str, run: list[int], rs: list[float], ctx: Context) ->
     return Verdict(kind, run, message, {"update_ratio": rs, "optimizer": opt, "lr": lr, "limit": limit}, fix)
 
 
+def attention_rule(ctx: Context) -> list[Verdict]:
+    """An attention softmax whose rows put nearly all their weight on one key: its gradient, ``p (1 - p)``
+    per entry, is nearly 0, so the queries and keys stop learning (attention entropy collapse)."""
+    th, out = ctx.th, []
+    for a in ctx.attention:
+        if a.rows and (a.peaked > th.saturated_fraction or a.entropy < th.attention_entropy):
+            out.append(Verdict(
+                "attention_collapsed", [],
+                f"{a.name}: the attention softmax is saturated: {a.peaked:.0%} of its {a.rows} query rows "
+                "put "
+                f"more than {th.saturation:g} of their weight on one key (mean entropy {a.entropy:.2f} of "
+                "uniform), where the softmax passes almost no gradient back to the queries and keys.",
+                {"peaked": a.peaked, "entropy": a.entropy, "rows": a.rows},
+                "Shrink the attention logits: initialize the query and key projections smaller (std 0.02 as "
+                "GPT-2 and BERT do, or xavier_uniform), keep the 1/sqrt(head_dim) scale, or normalize "
+                "queries and keys (QK-LayerNorm).",
+                modules=[a.name],
+            ))  # fmt: skip
+    return out
+
+
+def residual_rule(ctx: Context) -> list[Verdict]:
+    """A residual stream ``x + f(x)`` whose RMS grows steadily with depth: each branch adds its own
+    variance, so without a scaled-down branch (or a normalization) the scale compounds."""
+    th, out = ctx.th, []
+    for r in ctx.residual:
+        if len(r.rms) < 3 or not r.rms[0] > 0:
+            continue
+        total = r.rms[-1] / r.rms[0]
+        per = total ** (1 / (len(r.rms) - 1)) if math.isfinite(total) else math.inf
+        if per > th.scale_per_layer and total > th.scale_total:
+            out.append(Verdict(
+                "residual_growth", [],
+                f"the residual stream from {r.names[0]} to {r.names[-1]} grows x{per:.2f} per addition, "
+                f"x{total:.3g} over {len(r.rms)} additions (rms {r.rms[0]:.3g} to {r.rms[-1]:.3g}): every "
+                "branch adds its own variance to the stream.",
+                {"rms": list(r.rms), "per_addition": per, "total": total},
+                "Scale each branch's last layer down (GPT-2: std / sqrt(2 * n_layers)), or initialize its "
+                "last normalization's weight to 0 (Goyal et al.), or normalize the branch input (pre-LN).",
+                severity="warning", modules=[r.names[0], r.names[-1]],
+            ))  # fmt: skip
+    return out
+
+
+def norm_hides_init_rule(ctx: Context) -> list[Verdict]:
+    """A layer whose output is normalized before use, with a weight scale far from the recommended one.
+    The normalization undoes the scale c in the forward pass, so nothing looks wrong there, but the
+    gradient of W carries 1/c and the step relative to ||W|| carries 1/c^2."""
+    r = ctx.th.norm_init_ratio
+    flagged = {}
+    for l in sorted(ctx.normalized):
+        s = ctx.stat(l)
+        if s.weight_gain > 0 and l not in set(ctx.dead) | set(ctx.symmetric):
+            ratio = s.weight_gain / _ideal_gain(s.activation, s.fan_in, s.fan_out)
+            if not 1 / r <= ratio <= r:
+                flagged[l] = ratio
+    out = []
+    for run in _runs(flagged):
+        rs = [flagged[l] for l in run]
+        act = ctx.stat(run[0]).activation
+        lo, hi = min(rs), max(rs)
+        size = f"x{lo:.3g}" if f"{lo:.3g}" == f"{hi:.3g}" else f"x{lo:.3g} to x{hi:.3g}"
+        way = "too large: their gradients and steps are too small" if lo > 1 else (
+            "too small: their gradients and steps are too large")  # fmt: skip
+        out.append(Verdict(
+            "norm_hides_init", run,
+            f"{ctx.span(run)}: fan_in*E[w^2] is {size} the one {_recommend(act)} gives for {act}, hidden by "
+            "the "
+            f"normalization after them (the forward pass looks healthy); the weights are {way} (the "
+            "gradient scales as 1/c and the relative step as 1/c^2 for weights scaled by c).",
+            {"gain_ratio": rs, "weight_gain": [ctx.stat(l).weight_gain for l in run]},
+            f"Initialize these layers with {_recommend(act)} (the normalization does not need a "
+            "different scale).",
+            severity="warning",
+        ))  # fmt: skip
+    return out
+
+
+def init_loss_rule(ctx: Context) -> list[Verdict]:
+    """Karpathy's first check: with cross-entropy over k classes, the loss of an untrained network should
+    be about log(k), the loss of a uniform guess; far above it, the network is confidently wrong from
+    the start (logits too large)."""
+    k, value = ctx.classes, ctx.loss_value
+    if not k or k < 2 or value is None or not math.isfinite(value):
+        return []
+    expected = math.log(k)
+    if value - expected > ctx.th.init_loss_excess:
+        last = ctx.stats[-1]
+        return [Verdict(
+            "init_loss", [last.layer],
+            f"the cross-entropy loss is {value:.3g} where a uniform guess over {k} classes gives "
+            f"log({k}) = {expected:.3g}: at initialization the network is confidently wrong (the output "
+            f"layer's logits have std {last.z_std:.3g}).",
+            {"loss": value, "expected": expected, "classes": k, "logit_std": last.z_std},
+            "Scale the output layer's weights down (e.g. x0.01, or zero them) and its bias to 0, so the "
+            "first predictions are near uniform.",
+            severity="warning",
+        )]  # fmt: skip
+    return []
+
+
 # In the order of KINDS: causes before their symptoms.
 RULES: tuple[Rule, ...] = (
     dead_rule, symmetric_rule, scale_rule, saturated_rule, mismatched_init_rule,
-    update_too_large_rule, update_too_small_rule,
+    update_too_large_rule, update_too_small_rule, attention_rule, residual_rule, norm_hides_init_rule,
+    init_loss_rule,
 )  # fmt: skip
 
 
 def judge(ctx: Context, rules: Sequence[Rule] = RULES) -> list[Verdict]:
-    """Run ``rules`` in order; each sees in ``ctx.found`` the kinds reported before it."""
+    """Run ``rules`` in order; each sees in ``ctx.found`` the kinds reported before it. A verdict on
+    layers of a named model (torch) lists their module paths in ``modules``."""
     out: list[Verdict] = []
     for rule in rules:
         out += rule(dataclasses.replace(ctx, found=tuple(v.kind for v in out)))
+    if ctx.names is not None:
+        for v in out:
+            v.modules = v.modules or [ctx.names[l - 1] for l in v.layers]
     return out
 
 
@@ -382,19 +522,30 @@ def _guess_init(W: np.ndarray, gain: float, fan_in: int, fan_out: int) -> str | 
     return " or ".join(names) or None
 
 
-def _runs(indices) -> list[list[int]]:
-    """Consecutive layer numbers grouped: [1, 2, 3, 5] -> [[1, 2, 3], [5]]."""
+def _runs(indices, position=None) -> list[list[int]]:
+    """Consecutive layer numbers grouped: [1, 2, 3, 5] -> [[1, 2, 3], [5]]; with ``position`` (layer ->
+    its place in a chain), consecutive along the chain."""
+    pos = (lambda i: i) if position is None else position.__getitem__  # noqa: E731
     runs: list[list[int]] = []
-    for i in sorted(indices):
-        if runs and i == runs[-1][-1] + 1:
+    for i in sorted(indices, key=pos):
+        if runs and pos(i) == pos(runs[-1][-1]) + 1:
             runs[-1].append(i)
         else:
             runs.append([i])
     return runs
 
 
-def _span(run: list[int]) -> str:
+def _span(run: list[int], names=None) -> str:
+    if names is not None:
+        named = [names[l - 1] for l in run]
+        return named[0] if len(named) == 1 else (
+            ", ".join(named) if len(named) <= 3 else f"{named[0]} .. {named[-1]} ({len(named)} layers)"
+        )  # fmt: skip
     return f"layer {run[0]}" if len(run) == 1 else f"layers {run[0]}-{run[-1]}"
+
+
+def _at(s: LayerStats) -> str:
+    return f"layer {s.layer}" if s.name is None else s.name
 
 
 def _pct(values) -> str:

@@ -449,6 +449,27 @@ class MLP:
             dZ = self.layers[l - 1].act.vjp(A_prev, dA_prev, out=self._dZ[l - 1], z=self._Z[l - 1])
         return None  # unreachable: the loop returns at l == 0
 
+    def first_nonfinite(self) -> str | None:
+        """Where the last forward and backward passes first held a NaN or inf, in the order they ran:
+        layer l's weights, its pre-activation Z or activation A (forward, input side first), then the
+        gradients (backward, output side first); None when all is finite. Layers are numbered 1..L."""
+        with np.errstate(all="ignore"):
+            for l, layer in enumerate(self.layers, 1):
+                if not (np.all(np.isfinite(layer.W)) and np.all(np.isfinite(layer.b))):
+                    return f"layer {l}'s weights"
+                for name, cache in (
+                    ("pre-activation Z", self.pre_activations),
+                    ("activation A", self.activations),
+                ):
+                    if l <= len(cache) and not np.all(np.isfinite(cache[l - 1])):
+                        return f"layer {l}'s {name} (forward)"
+            if self.grad_activations:
+                for l in range(len(self.layers), 0, -1):
+                    layer = self.layers[l - 1]
+                    if not (np.all(np.isfinite(layer.dW)) and np.all(np.isfinite(layer.db))):
+                        return f"layer {l}'s weight gradient (backward)"
+        return None
+
     def loss_and_grad(self, X, y, loss: str | Callable = "softmax_cross_entropy") -> float:
         """Forward, loss, backward: fill :attr:`grads` and return the loss value (mean over the batch).
 

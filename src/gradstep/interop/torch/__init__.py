@@ -35,6 +35,7 @@ from .lars import LARS
 from .lion import Lion
 from .muon import Muon
 from .nadam import NAdam, NAdamW
+from .nan import NonFinite, NonFiniteLocator
 from .radam import RAdam, RAdamW
 from .rmsprop import RMSprop
 from .sgd import SGD, Momentum
@@ -42,5 +43,5 @@ from .sgd import SGD, Momentum
 __all__ = [
     "Optimizer", "SGD", "Momentum", "RMSprop", "Adam", "AdamW",
     "Adagrad", "Adamax", "NAdam", "NAdamW", "RAdam", "RAdamW", "Adadelta", "Lion", "LAMB", "LARS", "Muon",
-    "create", "get", "available", "from_numpy_config", "init_", "diagnose",
+    "create", "get", "available", "from_numpy_config", "init_", "diagnose", "NonFiniteLocator", "NonFinite",
 ]  # fmt: skip
