@@ -24,11 +24,11 @@ except ImportError:
 from .adam import Adam, AdamW
 from .base import Optimizer, available, create, from_numpy_config, get
 from .doctor import diagnose
-from .init import init_
+from .init import init_, lsuv_
 from .rmsprop import RMSprop
 from .sgd import SGD, Momentum
 
 __all__ = [
     "Optimizer", "SGD", "Momentum", "RMSprop", "Adam", "AdamW",
-    "create", "get", "available", "from_numpy_config", "init_", "diagnose",
+    "create", "get", "available", "from_numpy_config", "init_", "lsuv_", "diagnose",
 ]  # fmt: skip
