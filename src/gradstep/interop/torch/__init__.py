@@ -25,10 +25,11 @@ from .adam import Adam, AdamW
 from .base import Optimizer, available, create, from_numpy_config, get
 from .doctor import diagnose
 from .init import init_, lsuv_
+from .lr_range import lr_find
 from .rmsprop import RMSprop
 from .sgd import SGD, Momentum
 
 __all__ = [
     "Optimizer", "SGD", "Momentum", "RMSprop", "Adam", "AdamW",
-    "create", "get", "available", "from_numpy_config", "init_", "lsuv_", "diagnose",
+    "create", "get", "available", "from_numpy_config", "init_", "lsuv_", "lr_find", "diagnose",
 ]  # fmt: skip
