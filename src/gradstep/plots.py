@@ -105,7 +105,7 @@ def plot_lr_find(result, path: str | Path, title: str = "") -> Path:
     low, high = min(result.smoothed), max(result.smoothed[: max(len(result.smoothed) // 10, 1)])
     ax.set_ylim(low - 0.1 * (high - low + 1e-12), high + 0.5 * (high - low + 1e-12))
     ax.set_xlabel("learning rate")
-    ax.set_ylabel("training loss")
+    ax.set_ylabel("loss")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     ax.set_title(title or "learning-rate range test")
