@@ -42,7 +42,10 @@ def test_the_suggestion_is_within_3x_of_the_grid_search_best(data, optimizer):
         losses = [_final_val_loss(data, optimizer, lr) for lr in GRID]
     best = GRID[int(np.argmin(losses))]
     ratio = result.suggestion / best
-    print(f"{data}-{optimizer}: suggested {result.suggestion:.3g}, grid best {best:.3g}, ratio {ratio:.2f}")
+    print(
+        f"{data}-{optimizer}: suggested {result.suggestion:.3g}, grid best {best:.3g}, ratio {ratio:.2f} "
+        f"(valley {result.valley / best:.2f}, steepest {result.steepest / best:.2f})"
+    )
     assert 1 / 3 <= ratio <= 3, (result.summary(), best)
 
 
