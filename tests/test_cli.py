@@ -40,7 +40,9 @@ def test_help_and_list():
     res = gradstep("list", "optimizers")
     assert res.returncode == 0 and "adam" in res.stdout
     res = gradstep("list", "schedules")
-    assert res.stdout == "schedules: constant, step, exponential, cosine\n"
+    assert res.stdout == (
+        "schedules: constant, step, exponential, cosine, one_cycle, cosine_restarts, polynomial, plateau\n"
+    )
 
 
 def test_train_prints_standard_json_with_the_run_folder(tmp_path):

@@ -113,7 +113,13 @@ def test_conv_kernel_uses_receptive_field_in_both_layouts():
     assert abs(keras.std() / sigma - 1) < 0.01 and abs(torch_layout.std() / sigma - 1) < 0.01
 
 
-RANDOM_NAMES = [n for n in init.available() if n not in ("zeros", "ones", "constant")]
+DETERMINISTIC = ("zeros", "ones", "constant", "eye", "dirac")
+RANDOM_NAMES = [n for n in init.available() if n not in DETERMINISTIC]
+
+
+def _shape(name, shape):
+    """``shape``, or a 3-D kernel for the one initializer that takes only convolution kernels."""
+    return (3, *shape) if name == "dirac" else shape
 
 
 @pytest.mark.parametrize("name", RANDOM_NAMES)
@@ -134,7 +140,7 @@ def test_randomness_contract(name):
 def test_global_numpy_random_state_is_never_touched(name):
     before = np.random.get_state()  # noqa: NPY002  (the legacy global state is what must stay put)
     for rng in (None, 0, np.random.default_rng(0)):
-        init.get(name)((12, 8), rng=rng)
+        init.get(name)(_shape(name, (12, 8)), rng=rng)
     after = np.random.get_state()  # noqa: NPY002
     assert before[0] == after[0] and np.array_equal(before[1], after[1]) and before[2:] == after[2:]
 
@@ -142,8 +148,8 @@ def test_global_numpy_random_state_is_never_touched(name):
 @pytest.mark.parametrize("name", init.available())
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, "float64"])
 def test_dtype_honored(name, dtype):
-    assert init.get(name)((6, 4), rng=0, dtype=dtype).dtype == np.dtype(dtype)
-    assert init.get(name)((6, 4), rng=0).dtype == np.float32
+    assert init.get(name)(_shape(name, (6, 4)), rng=0, dtype=dtype).dtype == np.dtype(dtype)
+    assert init.get(name)(_shape(name, (6, 4)), rng=0).dtype == np.float32
 
 
 def test_float32_is_the_float64_draw_cast():
@@ -226,7 +232,7 @@ def test_get_binds_options_and_aliases_are_the_same_function():
                         ("kaiming_normal", "he_normal"), ("kaiming_uniform", "he_uniform")]:  # fmt: skip
         np.testing.assert_array_equal(init.get(alias)((9, 4), rng=2), init.get(name)((9, 4), rng=2))
     assert init.get("HE_NORMAL").name == "he_normal"
-    assert init.available() == sorted(init.available()) and len(init.available()) == 17
+    assert init.available() == sorted(init.available()) and len(init.available()) == 21
 
 
 # ------------------------------------------------------------------------------------- bad inputs
@@ -264,6 +270,14 @@ BAD_INPUTS = [
     (lambda: init.gain("relux"), r"Unknown activation 'relux'; did you mean 'relu'\?"),
     (lambda: init.gain("leaky_relu", "a"), r"Argument `param` must be a real number"),
     (lambda: init.recommend("tanhh"), r"Unknown activation 'tanhh'; did you mean 'tanh'\?"),
+    (lambda: init.truncated_normal((4,), a=1.0, b=1.0), r"`a` < `b` are required.*a=1\.0, b=1\.0"),
+    (lambda: init.truncated_normal((4,), std=0.0), r"Argument `std` must be .*std=0\.0"),
+    (lambda: init.truncated_normal((4,), a=5.0, b=9.0), r"holds only .* of N\(0\.0, 1\.0\^2\)"),
+    (lambda: init.eye((2, 2, 2)), r"eye needs a 2-D \(dense\) weight; received shape \(2, 2, 2\)"),
+    (lambda: init.dirac((4, 4)), r"dirac needs a convolution kernel of 3 to 5 dimensions"),
+    (lambda: init.dirac((3, 2, 6), groups=4), r"6 output channels cannot be split into groups=4"),
+    (lambda: init.get("dirac", groups=0), r"Argument `groups` must be an integer in \[1, inf\]"),
+    (lambda: init.torch_default_bias((3,), fan_in=-1), r"Argument `fan_in` must be an integer"),
 ]
 
 
@@ -334,3 +348,137 @@ def test_torch_parity_orthogonal():
     theirs = t.numpy().reshape(8, -1)
     mine = init.orthogonal((8, 2, 3, 3), gain=1.5, rng=0, dtype=np.float64, layout="torch").reshape(8, -1)
     np.testing.assert_allclose(theirs @ theirs.T, mine @ mine.T, atol=1e-10)
+
+
+# ------------------------------------------------- truncated normal, identity, Dirac, torch's default
+
+
+@pytest.mark.parametrize(("mean", "std", "a", "b"), [(0.0, 1.0, -2.0, 2.0), (0.5, 0.02, 0.46, 0.6),
+                                                     (0.0, 1.0, 0.5, 3.0)])  # fmt: skip
+def test_truncated_normal_is_the_plain_normal_cut_at_absolute_bounds(mean, std, a, b):
+    x = init.truncated_normal((400, 300), mean=mean, std=std, a=a, b=b, rng=SEED, dtype=np.float64).ravel()
+    target = stats.truncnorm((a - mean) / std, (b - mean) / std, loc=mean, scale=std)
+    assert stats.kstest(x, target.cdf).pvalue > 1e-3
+    assert a <= x.min() and x.max() <= b
+    assert abs(x.std() / target.std() - 1) < 0.01  # uncorrected: smaller than `std` when the cut bites
+
+
+def test_truncated_normal_matches_torch_trunc_normal():
+    torch = pytest.importorskip("torch")
+    t = torch.empty(300, 400, dtype=torch.float64)
+    torch.nn.init.trunc_normal_(
+        t, mean=0.1, std=0.5, a=-0.5, b=1.0, generator=torch.Generator().manual_seed(0)
+    )
+    mine = init.truncated_normal((400, 300), mean=0.1, std=0.5, a=-0.5, b=1.0, rng=0, dtype=np.float64)
+    assert stats.ks_2samp(t.numpy().ravel(), mine.ravel()).pvalue > 1e-3
+    assert abs(t.numpy().std() / mine.std() - 1) < 0.015
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 5), (5, 2)], ids=str)
+def test_eye_is_torch_eye_in_both_layouts(shape):
+    torch = pytest.importorskip("torch")
+    t = torch.empty(shape[::-1], dtype=torch.float64)
+    torch.nn.init.eye_(t)
+    np.testing.assert_array_equal(init.eye(shape, layout="torch", dtype=np.float64), np.eye(*shape))
+    np.testing.assert_array_equal(init.eye(shape, dtype=np.float64), t.numpy().T)  # keras = torch^T
+    x = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(x @ init.eye((3, 3), dtype=np.float64), x)
+
+
+@pytest.mark.parametrize(("torch_shape", "groups"), [((4, 4, 3), 1), ((6, 4, 3, 3), 1), ((4, 6, 3, 5), 1),
+                                                     ((8, 2, 3, 3), 2), ((6, 3, 2, 3, 3), 3)])  # fmt: skip
+def test_dirac_is_torch_dirac_in_both_layouts(torch_shape, groups):
+    torch = pytest.importorskip("torch")
+    t = torch.empty(torch_shape, dtype=torch.float64)
+    torch.nn.init.dirac_(t, groups=groups)
+    theirs = t.numpy()
+    mine = init.dirac(torch_shape, groups=groups, layout="torch", dtype=np.float64)
+    np.testing.assert_array_equal(mine, theirs)
+    keras_shape = (*torch_shape[2:], torch_shape[1], torch_shape[0])
+    keras = init.dirac(keras_shape, groups=groups, dtype=np.float64)
+    np.testing.assert_array_equal(keras, np.transpose(theirs, (*range(2, len(torch_shape)), 1, 0)))
+
+
+def test_dirac_convolution_copies_its_input():
+    torch = pytest.importorskip("torch")
+    w = torch.from_numpy(init.dirac((5, 3, 3, 3), layout="torch", dtype=np.float64))
+    x = torch.randn(2, 3, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    y = torch.nn.functional.conv2d(x, w, padding=1)
+    torch.testing.assert_close(y[:, :3], x, rtol=0, atol=0)
+    assert not y[:, 3:].any()
+
+
+def _torch_bound(fan_in):
+    # torch.nn.init.kaiming_uniform_(w, a=math.sqrt(5)), float for float
+    torch = pytest.importorskip("torch")
+    return math.sqrt(3.0) * torch.nn.init.calculate_gain("leaky_relu", math.sqrt(5)) / math.sqrt(fan_in)
+
+
+@pytest.mark.parametrize(
+    ("make", "keras_shape"),
+    [(lambda nn: nn.Linear(400, 300), (400, 300)), (lambda nn: nn.Conv2d(32, 64, 5), (5, 5, 32, 64))],
+    ids=["Linear", "Conv2d"],
+)
+def test_torch_default_is_torch_reset_parameters(make, keras_shape):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    layer = make(torch.nn).double()
+    theirs_w, theirs_b = layer.weight.detach().numpy().ravel(), layer.bias.detach().numpy()
+    fan_in, _ = init.fans(keras_shape)
+    bound = _torch_bound(fan_in)
+    mine = init.torch_default(keras_shape, rng=0, dtype=np.float64).ravel()
+    # The same bound, float for float, reached by both; the same distribution.
+    assert np.abs(mine).max() <= bound and np.abs(theirs_w).max() <= bound
+    assert np.abs(mine).max() > 0.999 * bound and np.abs(theirs_w).max() > 0.999 * bound
+    assert stats.ks_2samp(mine, theirs_w).pvalue > 1e-3
+    assert stats.kstest(mine, stats.uniform(-bound, 2 * bound).cdf).pvalue > 1e-3
+    torch_layout = init.torch_default(tuple(layer.weight.shape), rng=0, dtype=np.float64, layout="torch")
+    np.testing.assert_array_equal(torch_layout.ravel(), mine)  # same fan_in, same draws
+    b = init.torch_default_bias(len(theirs_b), fan_in=fan_in, rng=0, dtype=np.float64)
+    b_bound = 1 / math.sqrt(fan_in)
+    assert np.abs(b).max() <= b_bound and np.abs(theirs_b).max() <= b_bound
+    big = init.torch_default_bias(100_000, fan_in=fan_in, rng=1, dtype=np.float64)
+    assert stats.kstest(big, stats.uniform(-b_bound, 2 * b_bound).cdf).pvalue > 1e-3
+    assert not init.torch_default_bias(3, fan_in=0).any()
+
+
+# -------------------------------------------------------------------------------------------- LSUV
+
+
+def _net(activation="relu", sizes=(30, 64, 64, 64, 5)):
+    from gradstep.nn import MLP
+
+    return MLP(sizes, activation=activation, rng=0, dtype=np.float64)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "linear"])
+def test_lsuv_gives_every_layer_unit_output_variance_from_an_orthogonal_start(activation):
+    X = np.random.default_rng(0).normal(2.0, 3.0, size=(500, 30))
+    model = _net(activation)
+    report = init.lsuv(model, X, tol=0.01, rng=1)
+    assert [r.layer for r in report] == [0, 1, 2, 3]
+    A = X
+    for layer, r in zip(model.layers, report, strict=True):
+        Z = A @ layer.W + layer.b
+        assert abs(Z.var() - 1) < 0.01 and r.variance == pytest.approx(Z.var(), rel=1e-12)
+        assert (r.iterations >= 1) == (abs(r.variance_before - 1) >= 0.01)
+        assert not layer.b.any()
+        W = layer.W  # a rescaled (semi-)orthogonal matrix
+        gram = W.T @ W if W.shape[0] >= W.shape[1] else W @ W.T
+        np.testing.assert_allclose(gram / gram[0, 0], np.eye(len(gram)), atol=1e-10)
+        A = layer.act.forward(Z.copy())
+    # The same rng gives the same weights; max_iter=0 leaves the orthogonal draw as it is.
+    again = _net(activation)
+    init.lsuv(again, X, tol=0.01, rng=1)
+    np.testing.assert_array_equal(again.params, model.params)
+    plain = _net(activation)
+    assert all(r.iterations == 0 for r in init.lsuv(plain, X, max_iter=0, rng=1))
+    np.testing.assert_array_equal(plain.layers[0].W, init.orthogonal((30, 64), rng=np.random.default_rng(1),
+                                                                     dtype=np.float64))  # fmt: skip
+
+
+def test_lsuv_bad_batch():
+    with pytest.raises(GradstepError, match=r"lsuv needs a batch X of shape \(n >= 2, 30\)"):
+        init.lsuv(_net(), np.zeros((10, 4)))
+    with pytest.raises(GradstepError, match="Argument `tol` must be"):
+        init.lsuv(_net(), np.zeros((10, 30)), tol=0)

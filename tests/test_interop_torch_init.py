@@ -14,7 +14,7 @@ from torch import nn  # noqa: E402
 
 from gradstep import init as np_init  # noqa: E402
 from gradstep._validation import GradstepError  # noqa: E402
-from gradstep.interop.torch import init_  # noqa: E402
+from gradstep.interop.torch import init_, lsuv_  # noqa: E402
 
 SCHEMES = ["he_normal", "he_uniform", "xavier_normal", "xavier_uniform"]
 LAYERS = {
@@ -158,3 +158,70 @@ def test_errors():
         init_(nn.Sequential(nn.LazyLinear(3), nn.ReLU()))
     with pytest.raises(GradstepError, match="takes no initializer options"):
         init_(nn.Linear(2, 2), value=1.0)
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: nn.Linear(400, 300), lambda: nn.Conv2d(32, 64, 5)], ids=["Linear", "Conv2d"]
+)
+def test_torch_default_with_its_bias_rule_is_reset_parameters(make):
+    torch.manual_seed(0)
+    theirs = make().double()
+    mine = make().double()
+    init_(mine, "torch_default", bias="torch_default", rng=0)
+    fan_in, _ = torch.nn.init._calculate_fan_in_and_fan_out(mine.weight)
+    bound = 1 / math.sqrt(fan_in)
+    for a, b in [(mine.weight, theirs.weight), (mine.bias, theirs.bias)]:
+        a, b = a.detach().numpy().ravel(), b.detach().numpy().ravel()
+        assert np.abs(a).max() <= bound * (1 + 1e-12) and np.abs(b).max() <= bound * (1 + 1e-12)
+        assert np.abs(a).max() > 0.95 * bound
+        assert stats.ks_2samp(a, b).pvalue > 1e-3
+    # The weights are gradstep's draw on torch's layout; the bias follows from the same generator.
+    gen = np.random.default_rng(0)
+    w = np_init.torch_default(tuple(mine.weight.shape), rng=gen, layout="torch", dtype=np.float64)
+    np.testing.assert_array_equal(mine.weight.detach().numpy(), w)
+    b = np_init.torch_default_bias(tuple(mine.bias.shape), fan_in=fan_in, rng=gen, dtype=np.float64)
+    np.testing.assert_array_equal(mine.bias.detach().numpy(), b)
+
+
+def test_eye_and_dirac_through_init_():
+    lin, conv = nn.Linear(3, 3), nn.Conv2d(4, 4, 3, padding=1)
+    init_(lin, "eye")
+    init_(conv, "dirac")
+    x = torch.randn(2, 4, 6, 6)
+    torch.testing.assert_close(conv(x), x, rtol=0, atol=0)
+    torch.testing.assert_close(lin(x[0, 0, :, :3]), x[0, 0, :, :3], rtol=0, atol=0)
+
+
+def _hook_variances(model, layers, batch):
+    out = []
+    hooks = [
+        m.register_forward_hook(lambda _m, _i, o: out.append(o.double().var(unbiased=False))) for m in layers
+    ]
+    with torch.no_grad():
+        model(batch)
+    for h in hooks:
+        h.remove()
+    return [float(v) for v in out]
+
+
+def test_lsuv_unit_variance_through_conv_batchnorm_and_linear():
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.Tanh(), nn.Flatten(),
+        nn.Linear(8 * 6 * 6, 32), nn.ReLU(), nn.Linear(32, 4),
+    )  # fmt: skip
+    batch = 5 * torch.randn(64, 3, 8, 8) + 1
+    report = lsuv_(net, batch, tol=0.02, rng=0)
+    layers = [net[0], net[2], net[5], net[7]]
+    assert [r.layer for r in report] == [0, 1, 2, 3]
+    for v, r in zip(_hook_variances(net, layers, batch), report, strict=True):
+        assert abs(v - 1) < 0.02 and v == pytest.approx(r.variance, rel=1e-9)
+    for m in layers:
+        assert not m.bias.any()
+        w = m.weight.detach().double().reshape(m.weight.shape[0], -1)
+        gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
+        torch.testing.assert_close(
+            gram / gram[0, 0], torch.eye(len(gram), dtype=torch.float64), atol=1e-5, rtol=0
+        )
+    with pytest.raises(GradstepError, match="found no nn.Linear or nn.Conv"):
+        lsuv_(nn.Sequential(nn.ReLU()), batch)

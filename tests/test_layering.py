@@ -21,7 +21,7 @@ LAYERS: list[set[str]] = [
     {"lab", "compare"},
     {"run", "interop"},
     {"doctor"},
-    {"train", "plots"},
+    {"train", "plots", "lr_range"},
     {"optim", "nn", "init", "data"},
     {"_validation", "_json"},
 ]

@@ -24,6 +24,7 @@ _LAZY_MODULES = {
     "plots",
     "interop",
     "compare",
+    "lr_range",
 }
 _LAZY_ATTRS = {
     "SGD": ("optim", "SGD"),
@@ -37,6 +38,7 @@ _LAZY_ATTRS = {
     "fit": ("train", "fit"),
     "RunConfig": ("run", "RunConfig"),
     "diagnose": ("doctor", "diagnose"),
+    "lr_find": ("lr_range", "lr_find"),
 }
 
 __all__ = ["GradstepError", "__version__", *sorted(_LAZY_MODULES), *sorted(_LAZY_ATTRS)]

@@ -19,6 +19,7 @@ COMMANDS = {
     "lab": "reproduce every claim of the notes as a measured experiment, with an HTML report",
     "compare": "compare initializers x optimizers x learning rates over seeds, in parallel",
     "bench": "benchmark optimizer steps and training throughput against PyTorch and scikit-learn",
+    "lr-find": "the learning-rate range test: sweep the rate, draw the loss curve, suggest a rate",
 }
 
 
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] == "--version" or argv[0] not in COMMANDS:
         top.parse_args(argv[:1])  # prints the version, or an "invalid choice" error, and exits
     name = argv[0]
-    module = importlib.import_module(f"gradstep.commands.{name}")
+    module = importlib.import_module(f"gradstep.commands.{name.replace('-', '_')}")
     parser = Parser(prog=f"gradstep {name}", description=COMMANDS[name])
     module.configure(parser)
     args = parser.parse_args(argv[1:])

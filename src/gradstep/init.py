@@ -20,16 +20,18 @@ import inspect
 import math
 from collections.abc import Callable
 from numbers import Integral
+from typing import NamedTuple
 
 import numpy as np
 
-from ._validation import GradstepError, as_rng, check_choice, check_real, lookup, unknown_name
+from ._validation import GradstepError, as_rng, check_choice, check_int, check_real, lookup, unknown_name
 
 __all__ = [
     "fans", "variance_scaling", "zeros", "ones", "constant", "uniform", "notes_uniform",
     "xavier_normal", "xavier_uniform", "glorot_normal", "glorot_uniform",
     "he_normal", "he_uniform", "kaiming_normal", "kaiming_uniform",
-    "lecun_normal", "lecun_uniform", "orthogonal", "gain", "recommend", "get", "available",
+    "lecun_normal", "lecun_uniform", "orthogonal", "truncated_normal", "eye", "dirac", "torch_default",
+    "torch_default_bias", "lsuv", "LSUVLayer", "gain", "recommend", "get", "available",
 ]  # fmt: skip
 
 Initializer = Callable[..., np.ndarray]
@@ -327,6 +329,138 @@ def orthogonal(shape, *, gain: float = 1.0, rng=None, dtype=np.float32, layout="
     return (gain * q).reshape(shape).astype(dtype, copy=False)
 
 
+def truncated_normal(
+    shape, *, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0, rng=None, dtype=np.float32
+) -> np.ndarray:
+    """``w ~ N(mean, std^2)`` truncated to the absolute interval ``[a, b]`` (draws outside are redrawn).
+
+    torch's ``nn.init.trunc_normal_(w, mean, std, a, b)`` with the same defaults: ``a`` and ``b`` are
+    values, not multiples of ``std``, and the std after truncation is *smaller* than ``std`` (no
+    correction; with the defaults ``N(0, 1)`` cut at +-2 has std 0.8796...). Keras' ``TruncatedNormal``
+    cuts at ``mean +- 2 std`` instead, and the fan-based ``variance_scaling(..., "truncated_normal")``
+    corrects the std so that it is exactly ``sqrt(scale / n)``. The interval must hold at least 0.1% of
+    ``N(mean, std^2)`` (rejection sampling); torch switches to an inverse-CDF draw below 30%.
+
+    >>> w = truncated_normal((100, 100), std=0.02, a=-0.04, b=0.04, rng=0)
+    >>> bool(abs(w).max() <= 0.04)
+    True
+    """
+    mean, std = check_real("mean", mean), check_real("std", std, 0.0, low_open=True)
+    a, b = check_real("a", a), check_real("b", b)
+    if not a < b:
+        raise GradstepError(f"Arguments `a` < `b` are required for truncated_normal. Received: a={a}, b={b}")
+    mass = (math.erf((b - mean) / (std * math.sqrt(2.0))) - math.erf((a - mean) / (std * math.sqrt(2.0)))) / 2
+    if mass < 1e-3:
+        raise GradstepError(
+            f"truncated_normal's interval [{a}, {b}] holds only {mass:.2g} of N({mean}, {std}^2); "
+            "move it nearer the mean or widen it"
+        )
+    shape, dtype = _as_shape(shape), _as_float_dtype(dtype)
+    gen = as_rng(rng)
+    w = gen.normal(mean, std, size=shape)
+    outside = (w < a) | (w > b)
+    while outside.any():
+        w[outside] = gen.normal(mean, std, size=int(outside.sum()))
+        outside = (w < a) | (w > b)
+    return w.astype(dtype, copy=False)
+
+
+def eye(shape, *, rng=None, dtype=np.float32, layout="keras") -> np.ndarray:
+    """The identity on a dense weight: ``w_ij = 1`` if ``i == j`` else 0 (``np.eye(rows, cols)``).
+
+    torch's ``nn.init.eye_``: 2-D only; a non-square weight keeps the first ``min(fan_in, fan_out)``
+    inputs and drops (or zero-pads) the rest. ``X @ W`` with a square ``W`` is ``X``, which is how an
+    identity-initialized recurrent or residual layer starts (Le et al. 2015). The identity's transpose is
+    the identity, so both layouts give ``np.eye(*shape)``; ``rng`` and ``layout`` are accepted for a
+    uniform signature.
+
+    >>> eye((2, 3))
+    array([[1., 0., 0.],
+           [0., 1., 0.]], dtype=float32)
+    """
+    check_choice("layout", layout, _LAYOUTS)
+    shape, dtype = _as_shape(shape), _as_float_dtype(dtype)
+    if len(shape) != 2:
+        raise GradstepError(f"eye needs a 2-D (dense) weight; received shape {shape}")
+    return np.eye(*shape, dtype=dtype)
+
+
+def dirac(shape, *, groups: int = 1, rng=None, dtype=np.float32, layout="keras") -> np.ndarray:
+    """The identity convolution: a kernel whose centre tap passes channel ``d`` to output channel ``d``.
+
+    torch's ``nn.init.dirac_(w, groups)``: with ``out`` output and ``in`` input channels (per group,
+    ``out_g = out / groups``), ``w[g * out_g + d, d, centre] = 1`` for ``d < min(out_g, in)`` and every
+    group ``g``, 0 elsewhere, ``centre = (k_1 // 2, ..., k_d // 2)``. A same-padded convolution with it
+    copies its input's first ``min(out_g, in)`` channels. Kernels of 1-3 spatial dimensions, laid out
+    ``(k..., in, out)`` (gradstep's and Keras') or ``(out, in, k...)`` with ``layout="torch"`` (bit-equal
+    to ``dirac_``). ``rng`` is accepted for a uniform signature.
+
+    >>> w = dirac((3, 3, 2, 2))
+    >>> w[1, 1].tolist(), float(w.sum())
+    ([[1.0, 0.0], [0.0, 1.0]], 2.0)
+    """
+    layout = check_choice("layout", layout, _LAYOUTS)
+    shape, dtype = _as_shape(shape), _as_float_dtype(dtype)
+    groups = check_int("groups", groups, 1)
+    if not 3 <= len(shape) <= 5:
+        raise GradstepError(f"dirac needs a convolution kernel of 3 to 5 dimensions; received shape {shape}")
+    torch_shape = shape if layout == "torch" else (shape[-1], shape[-2], *shape[:-2])
+    out, in_, kernel = torch_shape[0], torch_shape[1], torch_shape[2:]
+    if out % groups:
+        raise GradstepError(f"dirac: {out} output channels cannot be split into groups={groups}")
+    w = np.zeros(torch_shape, dtype=dtype)
+    out_g = out // groups
+    centre = tuple(k // 2 for k in kernel)
+    for g in range(groups):
+        for d in range(min(out_g, in_)):
+            w[(g * out_g + d, d, *centre)] = 1
+    if layout == "torch":
+        return w
+    return np.ascontiguousarray(np.transpose(w, (*range(2, len(shape)), 1, 0)))
+
+
+# torch's nn.Linear / nn.Conv*d reset_parameters: kaiming_uniform_(w, a=sqrt(5)).
+_TORCH_DEFAULT_SLOPE = math.sqrt(5.0)
+
+
+def torch_default(shape, *, rng=None, dtype=np.float32, layout="keras") -> np.ndarray:
+    """PyTorch's default weights for ``nn.Linear`` and ``nn.Conv*d``: ``w ~ U[-bound, bound]``.
+
+    ``reset_parameters`` calls ``kaiming_uniform_(w, a=sqrt(5))``: gain ``sqrt(2 / (1 + a^2)) =
+    sqrt(1/3)``, std ``gain / sqrt(fan_in)``, ``bound = sqrt(3) * std = 1 / sqrt(fan_in)``, computed here
+    in that order so that the bound is torch's float for float. The same distribution as :func:`uniform`
+    (variance ``1 / (3 fan_in)``, a third of He's: torch's layers start small on purpose); kept under
+    this name so the doctor and the lab can compare against "what torch would have done". Its bias
+    rule, ``b ~ U[-1/sqrt(fan_in), 1/sqrt(fan_in)]``, is :func:`torch_default_bias`. Keras' layer
+    default is :func:`xavier_uniform` with zero biases.
+
+    >>> bool(abs(torch_default((400, 30), rng=0)).max() <= 1 / math.sqrt(400))
+    True
+    """
+    fan_in, _ = fans(shape, layout=layout)
+    dtype = _as_float_dtype(dtype)
+    gen = as_rng(rng)
+    std = gain("leaky_relu", _TORCH_DEFAULT_SLOPE) / math.sqrt(fan_in) if fan_in else 0.0
+    bound = math.sqrt(3.0) * std
+    return gen.uniform(-bound, bound, size=_as_shape(shape)).astype(dtype, copy=False)
+
+
+def torch_default_bias(shape, *, fan_in: int, rng=None, dtype=np.float32) -> np.ndarray:
+    """PyTorch's default bias for ``nn.Linear`` and ``nn.Conv*d``: ``b ~ U[-1/sqrt(fan_in), 1/sqrt(fan_in)]``.
+
+    ``fan_in`` is the layer's weight's (a bias has no fan of its own); 0 gives zeros, as torch does.
+
+    >>> b = torch_default_bias(5, fan_in=100, rng=0)
+    >>> b.shape, bool(abs(b).max() <= 0.1)
+    ((5,), True)
+    """
+    fan_in = check_int("fan_in", fan_in, 0)
+    dtype = _as_float_dtype(dtype)
+    gen = as_rng(rng)
+    bound = 1.0 / math.sqrt(fan_in) if fan_in else 0.0
+    return gen.uniform(-bound, bound, size=_as_shape(shape)).astype(dtype, copy=False)
+
+
 # Aliases: the same functions under the other authors' names.
 glorot_normal = xavier_normal
 glorot_uniform = xavier_uniform
@@ -383,9 +517,13 @@ def recommend(activation: str) -> str:
 _REGISTRY: dict[str, Initializer] = {f.__name__: f for f in (
     zeros, ones, constant, uniform, notes_uniform, variance_scaling, orthogonal,
     xavier_normal, xavier_uniform, he_normal, he_uniform, lecun_normal, lecun_uniform,
+    truncated_normal, eye, dirac, torch_default,
 )}  # fmt: skip
 _REGISTRY |= {"glorot_normal": xavier_normal, "glorot_uniform": xavier_uniform}
 _REGISTRY |= {"kaiming_normal": he_normal, "kaiming_uniform": he_uniform}
+
+
+_DRY_RUN_SHAPES = {"dirac": (1, 2, 2)}
 
 
 def available() -> list[str]:
@@ -411,8 +549,8 @@ def get(name: str, **options) -> Initializer:
         if option not in takes:
             known = ", ".join(takes) or "none"
             raise GradstepError(f"Initializer {key!r} takes no option {option!r}; its options are: {known}.")
-    # A dry run on a tiny shape validates the option values now (fans need 2-D; zeros take any shape).
-    fn((2, 2), rng=0, **options)
+    # A dry run on a tiny shape validates the option values now (fans need 2-D, dirac a kernel).
+    fn(_DRY_RUN_SHAPES.get(key, (2, 2)), rng=0, **options)
 
     def initializer(shape, *, rng=None, dtype=np.float32) -> np.ndarray:
         return fn(shape, rng=rng, dtype=dtype, **options)
@@ -421,3 +559,62 @@ def get(name: str, **options) -> Initializer:
     initializer.__doc__ = fn.__doc__
     initializer.name, initializer.options = key, dict(options)
     return initializer
+
+
+# ------------------------------------------------------------------------ data-dependent: LSUV
+
+
+class LSUVLayer(NamedTuple):
+    """What :func:`lsuv` did to one layer: its output variance before and after, and the rescalings."""
+
+    layer: int  # 0-based index into model.layers
+    variance_before: float  # Var(Z) on the batch right after the orthogonal draw
+    variance: float  # Var(Z) after the last rescaling
+    iterations: int  # rescalings applied (0 if the first measurement was already within tol)
+
+
+def lsuv(model, X, *, tol: float = 0.1, max_iter: int = 10, rng=None) -> list[LSUVLayer]:
+    """Layer-sequential unit-variance initialization of an MLP, in place (Mishkin & Matas 2016, Alg. 1).
+
+    1. Pre-initialize every weight orthogonally (:func:`orthogonal`) and every bias to 0.
+    2. For each layer ``l`` in order, on the batch ``X``: compute its output ``Z^l = A^{l-1} W^l + b^l``
+       (the pre-activation, the layer's own output before the nonlinearity, as the paper's Caffe layers
+       and the official ports do), then, while ``|Var(Z^l) - 1| >= tol`` and fewer than ``max_iter``
+       rescalings were made, ``W^l <- W^l / sqrt(Var(Z^l))`` and measure again.
+
+    ``Var`` is over all entries of ``Z^l`` (batch and units together). The paper's settings are
+    ``tol=0.1``, ``max_iter=10``; every layer, the output layer included, is rescaled. Earlier layers are
+    final when a layer is measured, so one pass of the layer loop is the paper's algorithm. ``model`` is a
+    :class:`gradstep.nn.MLP` (anything with ``layers`` holding ``W``, ``b`` and an activation ``act``);
+    torch modules: :func:`gradstep.interop.torch.lsuv_`. Needs data, so it is not an ``--init`` name.
+
+    >>> from gradstep.nn import MLP
+    >>> X = np.random.default_rng(0).normal(size=(256, 20))
+    >>> report = lsuv(MLP((20, 64, 64, 3), rng=0), X, rng=0)
+    >>> all(abs(r.variance - 1) < 0.1 for r in report)
+    True
+    """
+    tol = check_real("tol", tol, 0.0, low_open=True)
+    max_iter = check_int("max_iter", max_iter, 0)
+    gen = as_rng(rng)
+    A = np.asarray(X, dtype=model.dtype)
+    if A.ndim != 2 or A.shape[0] < 2 or A.shape[1] != model.layers[0].W.shape[0]:
+        raise GradstepError(
+            f"lsuv needs a batch X of shape (n >= 2, {model.layers[0].W.shape[0]}). Received shape {A.shape}"
+        )
+    for layer in model.layers:
+        layer.W[...] = orthogonal(layer.W.shape, rng=gen, dtype=model.dtype)
+        layer.b[...] = 0
+    report = []
+    for l, layer in enumerate(model.layers):
+        Z = A @ layer.W + layer.b
+        before = var = float(np.var(Z, dtype=np.float64))
+        iterations = 0
+        while abs(var - 1.0) >= tol and iterations < max_iter and var > 0:
+            layer.W /= math.sqrt(var)
+            Z = A @ layer.W + layer.b
+            var = float(np.var(Z, dtype=np.float64))
+            iterations += 1
+        report.append(LSUVLayer(l, before, var, iterations))
+        A = layer.act.forward(Z, out=Z)
+    return report

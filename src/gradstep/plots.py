@@ -10,6 +10,7 @@ them. Building a record imports nothing heavy; only drawing imports matplotlib.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 __all__ = [
     "plot_history",
     "plot_comparison",
+    "plot_lr_find",
     "new_figure",
     "save",
     "Line",
@@ -79,6 +81,34 @@ def plot_history(history: list[dict[str, Any]], path: str | Path, title: str = "
         axes[0][0].set_yscale("log")
     if title:
         fig.suptitle(title)
+    return save(fig, path)
+
+
+def plot_lr_find(result, path: str | Path, title: str = "") -> Path:
+    """A learning-rate range test (:class:`gradstep.lr_range.LRFindResult`): the raw and smoothed loss
+    against the rate (log axis), the valley and steepest-descent rates marked, the suggestion labelled."""
+    fig, axes = new_figure(1, width=6.4, height=4.2)
+    ax = axes[0][0]
+    ax.plot(result.lrs, result.losses, color="0.75", lw=0.8, label="batch loss")
+    ax.plot(result.lrs, result.smoothed, color="C0", lw=1.8, label="smoothed")
+    marks = [
+        ("minimum", result.minimum, "C3"),
+        ("valley", result.valley, "C1"),
+        ("steepest", result.steepest, "C2"),
+    ]
+    for name, lr, color in marks:
+        i = min(range(len(result.lrs)), key=lambda k: abs(math.log(result.lrs[k] / lr)))
+        chosen = " (suggested)" if name == result.rule else ""
+        ax.axvline(lr, color=color, ls="--", lw=1)
+        ax.plot([lr], [result.smoothed[i]], "o", color=color, label=f"{name}: {lr:.3g}{chosen}")
+    ax.set_xscale("log")
+    low, high = min(result.smoothed), max(result.smoothed[: max(len(result.smoothed) // 10, 1)])
+    ax.set_ylim(low - 0.1 * (high - low + 1e-12), high + 0.5 * (high - low + 1e-12))
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("loss")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    ax.set_title(title or "learning-rate range test")
     return save(fig, path)
 
 

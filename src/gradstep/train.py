@@ -111,11 +111,13 @@ def fit(
 ) -> TrainState:
     """Train ``model`` with ``optimizer`` on ``data`` (a :class:`gradstep.data.Dataset`).
 
-    Each step: ``lr = schedule(step)``; forward, loss and backward on one mini-batch; optional clipping
-    by global norm; ``optimizer.step([model.grads])``. At the end of each epoch one record goes into
-    ``state.history``: train/val loss and accuracy, mean per-layer gradient norms, the learning rate,
-    seconds. Then each callback runs as ``callback(history=..., model=..., optimizer=..., state=...)``;
-    one that returns True stops training (``EarlyStopping`` is such a callback).
+    Each step: ``lr = schedule(step)`` (``schedule(step, history)`` for a schedule that declares
+    ``reads_history``, e.g. reduce-on-plateau: the epoch records so far); forward, loss and backward
+    on one mini-batch; optional clipping by global norm; ``optimizer.step([model.grads])``. At the end
+    of each epoch one record goes into ``state.history``: train/val loss and accuracy, mean per-layer
+    gradient norms, the learning rate, seconds. Then each callback runs as
+    ``callback(history=..., model=..., optimizer=..., state=...)``; one that returns True stops
+    training (``EarlyStopping`` is such a callback).
 
     ``state`` resumes a run; ``max_steps`` stops after that many optimizer steps in total (mid-epoch if
     need be), returning a state that resumes exactly. A non-finite loss raises :class:`TrainingDiverged`
@@ -125,6 +127,7 @@ def fit(
     from . import data as data_mod
     from .nn import losses
     from .optim.clipping import clip_by_global_norm
+    from .optim.schedules import reads_history
 
     epochs = check_int("epochs", epochs, 0)
     batch_size = check_int("batch_size", batch_size, 1)
@@ -136,6 +139,7 @@ def fit(
     report = _Reporter(epochs, n_batches, progress=progress, quiet=quiet)
     layer_slices = _layer_grad_slices(model)
     metrics = _StepMetrics(model, layer_slices)
+    with_history = reads_history(schedule)
 
     try:
         while state.epoch < epochs and not state.stopped_early:
@@ -148,7 +152,9 @@ def fit(
                     r["seconds"] += time.perf_counter() - t0
                     return state
                 if schedule is not None:
-                    optimizer.lr = schedule(state.step)
+                    optimizer.lr = (
+                        schedule(state.step, state.history) if with_history else schedule(state.step)
+                    )
                 value, logits, dlogits = model.forward_loss(Xb, yb, loss_fn)  # into reused buffers
                 if not math.isfinite(value):
                     where = model.first_nonfinite()

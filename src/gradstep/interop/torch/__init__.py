@@ -29,10 +29,11 @@ from .adam import Adam, AdamW
 from .adamax import Adamax
 from .base import Optimizer, available, create, from_numpy_config, get
 from .doctor import diagnose
-from .init import init_
+from .init import init_, lsuv_
 from .lamb import LAMB
 from .lars import LARS
 from .lion import Lion
+from .lr_range import lr_find
 from .muon import Muon
 from .nadam import NAdam, NAdamW
 from .nan import NonFinite, NonFiniteLocator
@@ -43,5 +44,6 @@ from .sgd import SGD, Momentum
 __all__ = [
     "Optimizer", "SGD", "Momentum", "RMSprop", "Adam", "AdamW",
     "Adagrad", "Adamax", "NAdam", "NAdamW", "RAdam", "RAdamW", "Adadelta", "Lion", "LAMB", "LARS", "Muon",
-    "create", "get", "available", "from_numpy_config", "init_", "diagnose", "NonFiniteLocator", "NonFinite",
+    "create", "get", "available", "from_numpy_config", "init_", "lsuv_", "lr_find", "diagnose",
+    "NonFiniteLocator", "NonFinite",
 ]  # fmt: skip

@@ -1,4 +1,4 @@
-"""gradstep's initializers on a torch module: :func:`init_`.
+"""gradstep's initializers on a torch module: :func:`init_`, and data-dependent LSUV: :func:`lsuv_`.
 
 Each weight is drawn by gradstep's own NumPy initializer on torch's layout (``layout="torch"``:
 ``(out, in, k_1, ..., k_d)``, so ``fan_in = in * k_1 * ... * k_d``) and copied into the parameter,
@@ -20,7 +20,7 @@ from ... import init as np_init
 from ..._validation import GradstepError, as_rng, check_real
 from ._layers import find_layers, is_uninitialized
 
-__all__ = ["init_", "LayerInit", "InitSummary"]
+__all__ = ["init_", "lsuv_", "LayerInit", "InitSummary"]
 
 _NP_DTYPES = {torch.float16: np.float16, torch.float32: np.float32, torch.float64: np.float64}
 
@@ -69,7 +69,7 @@ def init_(
     scheme: str = "auto",
     *,
     rng=None,
-    bias: float | None = 0.0,
+    bias: float | str | None = 0.0,
     activation: str | Mapping[str, str] | None = None,
     **options,
 ) -> InitSummary:
@@ -83,7 +83,11 @@ def init_(
             after ReLU-like activations, Xavier after tanh/sigmoid and for output layers, LeCun after
             SELU).
         rng: an int seed, a ``numpy.random.Generator`` or None; layers draw from it in order.
-        bias: the value every bias is set to; None leaves biases as they are.
+        bias: the value every bias is set to; None leaves biases as they are; ``"torch_default"``
+            draws torch's own rule ``U[-1/sqrt(fan_in), 1/sqrt(fan_in)]``
+            (:func:`gradstep.init.torch_default_bias`), so
+            ``init_(m, "torch_default", bias="torch_default")`` is torch's ``reset_parameters`` in
+            distribution.
         activation: for ``"auto"``. Each layer's activation is detected from the module that
             follows it in an ``nn.Sequential`` (see :mod:`._layers`); a string is used for every layer
             where nothing was detected (e.g. a model that calls ``F.relu`` in ``forward``); a mapping
@@ -100,7 +104,7 @@ def init_(
     if not isinstance(module, nn.Module):
         raise GradstepError(f"Argument `module` must be a torch.nn.Module. Received: {type(module).__name__}")
     gen = as_rng(rng)
-    if bias is not None:
+    if bias is not None and bias != "torch_default":
         bias = check_real("bias", bias)
     per_layer = dict(activation) if isinstance(activation, Mapping) else {}
     fallback = None if isinstance(activation, Mapping) else activation
@@ -146,9 +150,14 @@ def init_(
             w = fn(shape, rng=gen, dtype=_NP_DTYPES.get(weight.dtype, np.float64))
             weight.copy_(torch.from_numpy(w))
             has_bias = getattr(layer.module, "bias", None) is not None
-            if has_bias and bias is not None:
-                layer.module.bias.fill_(bias)
             fan_in, fan_out = np_init.fans(shape, layout="torch")
+            if has_bias and bias == "torch_default":
+                b = np_init.torch_default_bias(
+                    tuple(layer.module.bias.shape), fan_in=fan_in, rng=gen, dtype=w.dtype
+                )
+                layer.module.bias.copy_(torch.from_numpy(b))
+            elif has_bias and bias is not None:
+                layer.module.bias.fill_(bias)
             std = float(np.std(w, dtype=np.float64)) if w.size else math.nan
             summary.append(
                 LayerInit(
@@ -165,3 +174,70 @@ def init_(
                 )
             )
     return summary
+
+
+def lsuv_(
+    module: nn.Module, batch, *, tol: float = 0.1, max_iter: int = 10, rng=None
+) -> list[np_init.LSUVLayer]:
+    """Layer-sequential unit-variance initialization of a torch module, in place (Mishkin & Matas 2016).
+
+    The algorithm of :func:`gradstep.init.lsuv` on every ``nn.Linear`` and ``nn.Conv1d/2d/3d``: each
+    weight orthogonal (gradstep's :func:`~gradstep.init.orthogonal` on torch's layout, rows = output
+    channels) and each bias 0; then, layer by layer in ``named_modules()`` order, a forward pass of
+    ``batch`` (``module(batch)``; a tuple is unpacked, a mapping passed as keywords) measures the
+    variance of the layer's output through a hook, and the weight is divided by its square root until
+    ``|Var - 1| < tol`` or ``max_iter`` rescalings. Anything between layers (normalization, attention,
+    residual sums) is simply part of the forward pass, as in the paper. Runs under ``torch.no_grad()``
+    with the module's mode unchanged (call ``module.eval()`` first to keep dropout out of the measure).
+
+    Returns one :class:`gradstep.init.LSUVLayer` per layer (``layer`` is its index in that order).
+    """
+    if not isinstance(module, nn.Module):
+        raise GradstepError(f"Argument `module` must be a torch.nn.Module. Received: {type(module).__name__}")
+    tol = check_real("tol", tol, 0.0, low_open=True)
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 0:
+        raise GradstepError(
+            f"Argument `max_iter` must be an integer in [0, inf]. Received: max_iter={max_iter!r}"
+        )
+    gen = as_rng(rng)
+    layers = find_layers(module)
+    if not layers:
+        raise GradstepError("lsuv_ found no nn.Linear or nn.Conv layer in the module")
+    orth = _initializer("orthogonal", {})
+    report = []
+    with torch.no_grad():
+        for layer in layers:
+            w = layer.module.weight
+            w.copy_(
+                torch.from_numpy(orth(tuple(w.shape), rng=gen, dtype=_NP_DTYPES.get(w.dtype, np.float64)))
+            )
+            if getattr(layer.module, "bias", None) is not None:
+                layer.module.bias.zero_()
+        for index, layer in enumerate(layers):
+            var = before = _output_variance(module, layer.module, batch)
+            iterations = 0
+            while abs(var - 1.0) >= tol and iterations < max_iter and var > 0:
+                layer.module.weight.div_(math.sqrt(var))
+                var = _output_variance(module, layer.module, batch)
+                iterations += 1
+            report.append(np_init.LSUVLayer(index, before, var, iterations))
+    return report
+
+
+def _output_variance(model: nn.Module, layer: nn.Module, batch) -> float:
+    seen = []
+    handle = layer.register_forward_hook(
+        lambda _m, _i, out: seen.append(out.detach().double().var(unbiased=False))
+    )
+    try:
+        if isinstance(batch, Mapping):
+            model(**batch)
+        elif isinstance(batch, (tuple, list)):
+            model(*batch)
+        else:
+            model(batch)
+    finally:
+        handle.remove()
+    if not seen:
+        raise GradstepError("lsuv_: a layer was not called by the forward pass of the batch")
+    return float(seen[0])
