@@ -191,6 +191,8 @@ class Panel:
     image: Image | None = None
     hlines: Sequence[HLine] = ()
     vlines: Sequence[VLine] = ()
+    ylim: tuple[float, float] | None = None
+    yticks: Sequence[tuple[float, str]] = ()  # (position, label) pairs, replacing the numeric ticks
 
 
 @dataclass(frozen=True)
@@ -291,6 +293,10 @@ def _draw_panel(fig, ax, panel: Panel) -> None:
         ax.xaxis.set_major_locator(MaxNLocator(nbins=6))  # no crowded tick labels in narrow panels
     if panel.logy:
         ax.set_yscale("log")
+    if panel.ylim is not None:
+        ax.set_ylim(*panel.ylim)
+    if panel.yticks:
+        ax.set_yticks([p for p, _ in panel.yticks], [label for _, label in panel.yticks])
     ax.set_title(panel.title, fontsize=10)
     ax.set_xlabel(panel.xlabel)
     ax.set_ylabel(panel.ylabel)
