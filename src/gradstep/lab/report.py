@@ -217,6 +217,7 @@ th, td { border-bottom: 1px solid var(--line); padding: .3rem .5rem; text-align:
          vertical-align: top; }
 th { background: var(--soft); }
 td.num { font-variant-numeric: tabular-nums; text-align: right; white-space: nowrap; }
+td.unit { color: var(--muted); white-space: nowrap; }
 td.value { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; word-break: break-word; }
 section { border: 1px solid var(--line); border-radius: 8px; padding: 1rem 1.25rem; margin: 1.5rem 0; }
 section.held { border-left: 6px solid var(--ok); } section.did-not-hold { border-left: 6px solid var(--bad); }
@@ -290,6 +291,24 @@ def flatten(metrics: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     return rows
 
 
+def _measured(rows: list[tuple[str, Any]]) -> str:
+    """The "Measured" table: a readable name and unit per metric; the key in results.json on hover."""
+    from .names import readable
+
+    body = []
+    for key, v in rows:
+        name, unit = readable(key)
+        body.append(
+            f"<tr><td title='{html.escape(key, quote=True)}'>{html.escape(name)}</td>"
+            f"<td class='unit'>{html.escape(unit)}</td><td class='value'>{_value(v)}</td></tr>"
+        )
+    return (
+        "<h3>Measured</h3><div class='metrics'><table><thead><tr><th>quantity (hover: its key in "
+        "results.json)</th><th>unit</th><th>value</th></tr>"
+        f"</thead><tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
 def _figure(rel: str, out: Path, embed: bool, alt: str) -> str:
     path = out / rel
     if not _is_png(path):
@@ -322,13 +341,7 @@ def _section(i: int, e: dict, out: Path, *, quick: bool, seed: int, embed: bool)
         parts.append(f"<details><summary>Traceback</summary><pre>{html.escape(e['error'])}</pre></details>")
     rows = flatten(e["metrics"])
     if rows:
-        body = "".join(
-            f"<tr><td>{html.escape(k)}</td><td class='value'>{_value(v)}</td></tr>" for k, v in rows
-        )
-        parts.append(
-            "<h3>Measured</h3><div class='metrics'><table><thead><tr><th>metric</th><th>value</th></tr>"
-            f"</thead><tbody>{body}</tbody></table></div>"
-        )
+        parts.append(_measured(rows))
     parts.append(
         f"<p class='rerun'>{e['seconds']:.2f} s &middot; rerun: "
         f"<code>{html.escape(_command([e['name']], quick=quick, seed=seed))}</code></p></section>"
