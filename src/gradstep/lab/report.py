@@ -182,15 +182,21 @@ def write(
     seed: int = 0,
     embed: bool = False,
     seconds: float | None = None,
+    explorer: bool = True,
 ) -> tuple[Path, Path]:
-    """Write ``out/results.json`` and ``out/index.html`` for ``entries``; return both paths."""
+    """Write ``out/results.json`` and ``out/index.html`` for ``entries``, and (``explorer``) the explorer
+    page ``out/explorer.html`` that the related claims link to; return the first two paths."""
+    from . import explorer as explorer_page
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    if explorer:
+        explorer_page.write(out, seed=seed)
     doc = _document(entries, out, quick=quick, seed=seed, seconds=seconds)
     results = out / "results.json"
     results.write_text(dumps(doc, indent=1) + "\n", encoding="utf-8")
     index = out / "index.html"
-    index.write_text(render_html(doc, out, embed=embed), encoding="utf-8")
+    index.write_text(render_html(doc, out, embed=embed, explorer=explorer), encoding="utf-8")
     return index, results
 
 
@@ -323,7 +329,15 @@ def _figure(rel: str, out: Path, embed: bool, alt: str) -> str:
     )
 
 
-def _section(i: int, e: dict, out: Path, *, quick: bool, seed: int, embed: bool) -> str:
+# The explorer's view for each claim it lets a reader play with (explorer.html#<view>).
+EXPLORER_VIEWS = {
+    "optim_rmsprop": "paths", "optim_adam_bias": "paths", "optim_race": "paths",
+    "optim_minibatch_noise": "ema", "optim_ema": "ema",
+    "init_deep_linear": "depth", "init_scales": "depth", "init_he2015": "depth", "init_glorot2010": "depth",
+}  # fmt: skip
+
+
+def _section(i: int, e: dict, out: Path, *, quick: bool, seed: int, embed: bool, explorer: bool) -> str:
     status = e["status"]
     parts = [
         f'<section id="{html.escape(e["name"], quote=True)}" class="{_slug(status)}">',
@@ -334,6 +348,11 @@ def _section(i: int, e: dict, out: Path, *, quick: bool, seed: int, embed: bool)
     if e["criterion"]:
         parts.append(f'<p class="criterion"><strong>Criterion.</strong> {_text(e["criterion"])}</p>')
     parts += [_figure(f, out, embed, f"{e['title']}: {f}") for f in e["figures"]]
+    if explorer and e["name"] in EXPLORER_VIEWS:
+        parts.append(
+            f"<p class='explore'>Try it: <a href='explorer.html#{EXPLORER_VIEWS[e['name']]}'>move the "
+            "controls in the explorer</a> and watch what changes.</p>"
+        )
     parts.append(f'<div class="verdict {_slug(status)}">{_badge(status)} {_text(e["verdict"])}</div>')
     if e["caveat"]:
         parts.append(f'<p class="caveat"><strong>Caveat.</strong> {_text(e["caveat"])}</p>')
@@ -349,7 +368,16 @@ def _section(i: int, e: dict, out: Path, *, quick: bool, seed: int, embed: bool)
     return "\n".join(parts)
 
 
-def render_html(doc: dict, out: str | Path, *, embed: bool = False) -> str:
+def _explorer_link(explorer: bool) -> str:
+    if not explorer:
+        return ""
+    return (
+        ' The <a href="explorer.html">explorer</a> lets you move the optimizer, learning rate, betas, '
+        "epsilon, initializer, activation and depth, and see the paths and scales change."
+    )
+
+
+def render_html(doc: dict, out: str | Path, *, embed: bool = False, explorer: bool = False) -> str:
     """The report page for a results document (as written to results.json)."""
     out = Path(out)
     quick, seed, summary = doc["quick"], doc["seed"], doc["summary"]
@@ -365,7 +393,7 @@ def render_html(doc: dict, out: str | Path, *, embed: bool = False) -> str:
     if summary["errors"]:
         counts += f", {summary['errors']} raised an error"
     sections = "\n".join(
-        _section(i, e, out, quick=quick, seed=seed, embed=embed)
+        _section(i, e, out, quick=quick, seed=seed, embed=embed, explorer=explorer)
         for i, e in enumerate(doc["experiments"], start=1)
     )
     mode = "quick mode (smaller measurements)" if quick else "full mode"
@@ -386,7 +414,7 @@ def render_html(doc: dict, out: str | Path, *, embed: bool = False) -> str:
 Seed {seed}, {mode}, {doc["seconds"]:.1f} s in all; {html.escape(doc["generator"])}, Python
 {html.escape(doc["environment"]["python"])}, NumPy {html.escape(doc["environment"]["numpy"])};
 {html.escape(doc["created"])}. Rerun with <code>{html.escape(doc["command"])}</code>; every number is also
-in <a href="results.json">results.json</a>.</p>
+in <a href="results.json">results.json</a>.{_explorer_link(explorer)}</p>
 </header>
 <main>
 <table class="summary">
