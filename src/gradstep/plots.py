@@ -47,6 +47,22 @@ def _plt():
     return plt
 
 
+# The report's column is about 1100 pixels wide, 10 inches at the figures' 110 dpi: a wider figure is
+# shrunk to fit, and its text with it. Fonts grow with the width so that they stay readable there.
+PAGE_WIDTH_INCHES = 10.0
+BASE_FONT_SIZE = 10.0
+
+
+def readable(width: float):
+    """A matplotlib style context for a figure ``width`` inches wide: when the figure is wider than the
+    page, fonts grow by ``(width / PAGE_WIDTH_INCHES) ** 0.75``, so that after the page shrinks it the
+    text is still about 9 points (all the way would crowd the panels' titles and labels)."""
+    import matplotlib
+
+    scale = max(1.0, width / PAGE_WIDTH_INCHES) ** 0.75
+    return matplotlib.rc_context({"font.size": BASE_FONT_SIZE * scale})
+
+
 def new_figure(ncols: int = 1, nrows: int = 1, width: float = 5.0, height: float = 3.6):
     """A figure with ``nrows x ncols`` axes of a readable size; returns ``(fig, axes)``."""
     plt = _plt()
@@ -60,7 +76,7 @@ def save(fig, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")  # "tight": legends placed outside the axes fit
     plt.close(fig)
     return path
 
@@ -180,9 +196,10 @@ class Hist:
 
 @dataclass(frozen=True)
 class Image:
-    """A 2-D array drawn as a heat map with a colorbar."""
+    """A 2-D array drawn as a heat map with a colorbar; ``label`` names what the colours mean (with units)."""
 
     array: Any
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -221,6 +238,9 @@ class Panel:
     image: Image | None = None
     hlines: Sequence[HLine] = ()
     vlines: Sequence[VLine] = ()
+    xlim: tuple[float, float] | None = None
+    ylim: tuple[float, float] | None = None
+    yticks: Sequence[tuple[float, str]] = ()  # (position, label) pairs, replacing the numeric ticks
 
 
 @dataclass(frozen=True)
@@ -257,7 +277,7 @@ class Contour:
     title: str = ""
     xlabel: str = ""
     ylabel: str = ""
-    legend_loc: str = "best"
+    legend_loc: str = "below"  # "below" the axes, or a matplotlib location inside them
 
 
 @dataclass(frozen=True)
@@ -296,7 +316,12 @@ def _style(**kw) -> dict[str, Any]:
     return {k: v for k, v in kw.items() if v is not None}
 
 
+TITLE_CHARS = 44  # a panel's title wraps onto a second line beyond this
+
+
 def _draw_panel(fig, ax, panel: Panel) -> None:
+    import textwrap
+
     import numpy as np
     from matplotlib.ticker import MaxNLocator
 
@@ -310,7 +335,8 @@ def _draw_panel(fig, ax, panel: Panel) -> None:
     if panel.image is not None:
         image = ax.imshow(np.asarray(panel.image.array, dtype=float), aspect="auto", cmap="viridis",
                           interpolation="nearest")  # fmt: skip
-        fig.colorbar(image, ax=ax)
+        bar = fig.colorbar(image, ax=ax)
+        bar.set_label(panel.image.label)
     for s in panel.hlines:
         ax.axhline(s.y, **_style(color=s.color, linestyle=s.linestyle, linewidth=s.linewidth, label=s.label))
     for s in panel.vlines:
@@ -321,53 +347,68 @@ def _draw_panel(fig, ax, panel: Panel) -> None:
         ax.xaxis.set_major_locator(MaxNLocator(nbins=6))  # no crowded tick labels in narrow panels
     if panel.logy:
         ax.set_yscale("log")
-    ax.set_title(panel.title, fontsize=10)
+    if panel.xlim is not None:
+        ax.set_xlim(*panel.xlim)
+    if panel.ylim is not None:
+        ax.set_ylim(*panel.ylim)
+    if panel.yticks:
+        ax.set_yticks([p for p, _ in panel.yticks], [label for _, label in panel.yticks])
+    ax.set_title(textwrap.fill(panel.title, TITLE_CHARS), fontsize="medium")
     ax.set_xlabel(panel.xlabel)
     ax.set_ylabel(panel.ylabel)
     if panel.image is None:
         ax.grid(alpha=0.3)
     labelled = [s.label for group in (panel.lines, panel.hists, panel.hlines, panel.vlines) for s in group]
     if any(label is not None for label in labelled):
-        ax.legend(fontsize=7)
+        ax.legend(fontsize="small")
 
 
 def plot_panels(panels: Sequence[Panel], path: str | Path, *, title: str = "", ncols: int = 0) -> Path:
     """:class:`Panel` s side by side, ``ncols`` to a row (default: all in one row)."""
     ncols = ncols or len(panels)
     nrows = -(-len(panels) // ncols)
-    fig, axes = new_figure(ncols, nrows, width=4.6, height=3.6)
-    flat = [ax for row in axes for ax in row]
-    for ax, panel in zip(flat, panels, strict=False):
-        _draw_panel(fig, ax, panel)
-    for ax in flat[len(panels) :]:
-        ax.set_visible(False)
-    if title:
-        fig.suptitle(title)
-    return save(fig, path)
+    with readable(4.6 * ncols):
+        fig, axes = new_figure(ncols, nrows, width=4.6, height=3.6)
+        flat = [ax for row in axes for ax in row]
+        for ax, panel in zip(flat, panels, strict=False):
+            _draw_panel(fig, ax, panel)
+        for ax in flat[len(panels) :]:
+            ax.set_visible(False)
+        if title:
+            fig.suptitle(title)
+        return save(fig, path)
 
 
 def plot_paths(panels: Sequence[Contour], path: str | Path, *, title: str = "") -> Path:
     """Optimizer paths over the contours of 2-D functions, one :class:`Contour` panel per function."""
+    with readable(5.4 * len(panels)):
+        fig, axes = new_figure(len(panels), width=5.4, height=4.4)
+        for ax, panel in zip(axes[0], panels, strict=True):
+            _draw_contour(ax, panel)
+        if title:
+            fig.suptitle(title)
+        return save(fig, path)
+
+
+def _draw_contour(ax, panel: Contour) -> None:
     import numpy as np
 
-    fig, axes = new_figure(len(panels), width=5.4, height=4.4)
-    for ax, panel in zip(axes[0], panels, strict=True):
-        levels = panel.levels if panel.levels is not None else 20
-        ax.contour(panel.x, panel.y, np.asarray(panel.z, dtype=float), levels=levels,
-                   colors="gray", linewidths=0.6, alpha=0.7)  # fmt: skip
-        for s in panel.paths:
-            xy = np.asarray(s.xy, dtype=float)
-            kw = {"linewidth": 1.2, "marker": ".", "markersize": 2.5} | _style(label=s.label, color=s.color)
-            (line,) = ax.plot(xy[:, 0], xy[:, 1], **kw)
-            ax.plot(xy[-1, 0], xy[-1, 1], marker="o", color=line.get_color(), markersize=4)
-        if panel.optimum is not None:
-            ax.plot(*panel.optimum, marker="*", color="black", markersize=11, ls="", label="minimum")
-        ax.set_xlim(min(panel.x), max(panel.x))
-        ax.set_ylim(min(panel.y), max(panel.y))
-        ax.set_title(panel.title, fontsize=10)
-        ax.set_xlabel(panel.xlabel)
-        ax.set_ylabel(panel.ylabel)
-        ax.legend(fontsize=7, loc=panel.legend_loc)
-    if title:
-        fig.suptitle(title)
-    return save(fig, path)
+    levels = panel.levels if panel.levels is not None else 20
+    ax.contour(panel.x, panel.y, np.asarray(panel.z, dtype=float), levels=levels,
+               colors="gray", linewidths=0.6, alpha=0.7)  # fmt: skip
+    for s in panel.paths:
+        xy = np.asarray(s.xy, dtype=float)
+        kw = {"linewidth": 1.2, "marker": ".", "markersize": 2.5} | _style(label=s.label, color=s.color)
+        (line,) = ax.plot(xy[:, 0], xy[:, 1], **kw)
+        ax.plot(xy[-1, 0], xy[-1, 1], marker="o", color=line.get_color(), markersize=4)
+    if panel.optimum is not None:
+        ax.plot(*panel.optimum, marker="*", color="black", markersize=11, ls="", label="minimum")
+    ax.set_xlim(min(panel.x), max(panel.x))
+    ax.set_ylim(min(panel.y), max(panel.y))
+    ax.set_title(panel.title, fontsize="medium")
+    ax.set_xlabel(panel.xlabel)
+    ax.set_ylabel(panel.ylabel)
+    if panel.legend_loc == "below":  # outside the axes: it never covers a path
+        ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=2)
+    else:
+        ax.legend(fontsize="small", loc=panel.legend_loc)

@@ -182,15 +182,21 @@ def write(
     seed: int = 0,
     embed: bool = False,
     seconds: float | None = None,
+    explorer: bool = True,
 ) -> tuple[Path, Path]:
-    """Write ``out/results.json`` and ``out/index.html`` for ``entries``; return both paths."""
+    """Write ``out/results.json`` and ``out/index.html`` for ``entries``, and (``explorer``) the explorer
+    page ``out/explorer.html`` that the related claims link to; return the first two paths."""
+    from . import explorer as explorer_page
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    if explorer:
+        explorer_page.write(out, seed=seed)
     doc = _document(entries, out, quick=quick, seed=seed, seconds=seconds)
     results = out / "results.json"
     results.write_text(dumps(doc, indent=1) + "\n", encoding="utf-8")
     index = out / "index.html"
-    index.write_text(render_html(doc, out, embed=embed), encoding="utf-8")
+    index.write_text(render_html(doc, out, embed=embed, explorer=explorer), encoding="utf-8")
     return index, results
 
 
@@ -217,6 +223,7 @@ th, td { border-bottom: 1px solid var(--line); padding: .3rem .5rem; text-align:
          vertical-align: top; }
 th { background: var(--soft); }
 td.num { font-variant-numeric: tabular-nums; text-align: right; white-space: nowrap; }
+td.unit { color: var(--muted); white-space: nowrap; }
 td.value { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; word-break: break-word; }
 section { border: 1px solid var(--line); border-radius: 8px; padding: 1rem 1.25rem; margin: 1.5rem 0; }
 section.held { border-left: 6px solid var(--ok); } section.did-not-hold { border-left: 6px solid var(--bad); }
@@ -290,6 +297,24 @@ def flatten(metrics: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     return rows
 
 
+def _measured(rows: list[tuple[str, Any]]) -> str:
+    """The "Measured" table: a readable name and unit per metric; the key in results.json on hover."""
+    from .names import readable
+
+    body = []
+    for key, v in rows:
+        name, unit = readable(key)
+        body.append(
+            f"<tr><td title='{html.escape(key, quote=True)}'>{html.escape(name)}</td>"
+            f"<td class='unit'>{html.escape(unit)}</td><td class='value'>{_value(v)}</td></tr>"
+        )
+    return (
+        "<h3>Measured</h3><div class='metrics'><table><thead><tr><th>quantity (hover: its key in "
+        "results.json)</th><th>unit</th><th>value</th></tr>"
+        f"</thead><tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
 def _figure(rel: str, out: Path, embed: bool, alt: str) -> str:
     path = out / rel
     if not _is_png(path):
@@ -304,7 +329,15 @@ def _figure(rel: str, out: Path, embed: bool, alt: str) -> str:
     )
 
 
-def _section(i: int, e: dict, out: Path, *, quick: bool, seed: int, embed: bool) -> str:
+# The explorer's view for each claim it lets a reader play with (explorer.html#<view>).
+EXPLORER_VIEWS = {
+    "optim_rmsprop": "paths", "optim_adam_bias": "paths", "optim_race": "paths",
+    "optim_minibatch_noise": "ema", "optim_ema": "ema",
+    "init_deep_linear": "depth", "init_scales": "depth", "init_he2015": "depth", "init_glorot2010": "depth",
+}  # fmt: skip
+
+
+def _section(i: int, e: dict, out: Path, *, quick: bool, seed: int, embed: bool, explorer: bool) -> str:
     status = e["status"]
     parts = [
         f'<section id="{html.escape(e["name"], quote=True)}" class="{_slug(status)}">',
@@ -315,6 +348,11 @@ def _section(i: int, e: dict, out: Path, *, quick: bool, seed: int, embed: bool)
     if e["criterion"]:
         parts.append(f'<p class="criterion"><strong>Criterion.</strong> {_text(e["criterion"])}</p>')
     parts += [_figure(f, out, embed, f"{e['title']}: {f}") for f in e["figures"]]
+    if explorer and e["name"] in EXPLORER_VIEWS:
+        parts.append(
+            f"<p class='explore'>Try it: <a href='explorer.html#{EXPLORER_VIEWS[e['name']]}'>move the "
+            "controls in the explorer</a> and watch what changes.</p>"
+        )
     parts.append(f'<div class="verdict {_slug(status)}">{_badge(status)} {_text(e["verdict"])}</div>')
     if e["caveat"]:
         parts.append(f'<p class="caveat"><strong>Caveat.</strong> {_text(e["caveat"])}</p>')
@@ -322,13 +360,7 @@ def _section(i: int, e: dict, out: Path, *, quick: bool, seed: int, embed: bool)
         parts.append(f"<details><summary>Traceback</summary><pre>{html.escape(e['error'])}</pre></details>")
     rows = flatten(e["metrics"])
     if rows:
-        body = "".join(
-            f"<tr><td>{html.escape(k)}</td><td class='value'>{_value(v)}</td></tr>" for k, v in rows
-        )
-        parts.append(
-            "<h3>Measured</h3><div class='metrics'><table><thead><tr><th>metric</th><th>value</th></tr>"
-            f"</thead><tbody>{body}</tbody></table></div>"
-        )
+        parts.append(_measured(rows))
     parts.append(
         f"<p class='rerun'>{e['seconds']:.2f} s &middot; rerun: "
         f"<code>{html.escape(_command([e['name']], quick=quick, seed=seed))}</code></p></section>"
@@ -336,7 +368,16 @@ def _section(i: int, e: dict, out: Path, *, quick: bool, seed: int, embed: bool)
     return "\n".join(parts)
 
 
-def render_html(doc: dict, out: str | Path, *, embed: bool = False) -> str:
+def _explorer_link(explorer: bool) -> str:
+    if not explorer:
+        return ""
+    return (
+        ' The <a href="explorer.html">explorer</a> lets you move the optimizer, learning rate, betas, '
+        "epsilon, initializer, activation and depth, and see the paths and scales change."
+    )
+
+
+def render_html(doc: dict, out: str | Path, *, embed: bool = False, explorer: bool = False) -> str:
     """The report page for a results document (as written to results.json)."""
     out = Path(out)
     quick, seed, summary = doc["quick"], doc["seed"], doc["summary"]
@@ -352,7 +393,7 @@ def render_html(doc: dict, out: str | Path, *, embed: bool = False) -> str:
     if summary["errors"]:
         counts += f", {summary['errors']} raised an error"
     sections = "\n".join(
-        _section(i, e, out, quick=quick, seed=seed, embed=embed)
+        _section(i, e, out, quick=quick, seed=seed, embed=embed, explorer=explorer)
         for i, e in enumerate(doc["experiments"], start=1)
     )
     mode = "quick mode (smaller measurements)" if quick else "full mode"
@@ -373,7 +414,7 @@ def render_html(doc: dict, out: str | Path, *, embed: bool = False) -> str:
 Seed {seed}, {mode}, {doc["seconds"]:.1f} s in all; {html.escape(doc["generator"])}, Python
 {html.escape(doc["environment"]["python"])}, NumPy {html.escape(doc["environment"]["numpy"])};
 {html.escape(doc["created"])}. Rerun with <code>{html.escape(doc["command"])}</code>; every number is also
-in <a href="results.json">results.json</a>.</p>
+in <a href="results.json">results.json</a>.{_explorer_link(explorer)}</p>
 </header>
 <main>
 <table class="summary">

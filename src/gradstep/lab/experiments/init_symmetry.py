@@ -189,9 +189,9 @@ def figures(m: Measurement) -> dict:
     panels = [
         Panel(title="training loss", xlabel="step", ylabel="mini-batch cross-entropy", lines=lines),
         Panel(title=f"relu layer 1 after training, W = b = {K}", xlabel="unit", ylabel="sample",
-              image=Image(relu.layer1)),
+              image=Image(relu.layer1, label="activation relu(z) of the unit")),
         Panel(title="relu layer 1 after training, He init", xlabel="unit", ylabel="sample",
-              image=Image(relu.random_layer1)),
+              image=Image(relu.random_layer1, label="activation relu(z) of the unit")),
     ]  # fmt: skip
     return {"symmetry.png": PanelFigure(panels)}
 

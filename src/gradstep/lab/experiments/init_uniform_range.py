@@ -156,7 +156,16 @@ def figures(m: Measurement) -> dict:
     from ...plots import Hist, Line, Panel, PanelFigure, VLine
 
     colors = {"notes_uniform": "tab:red", "uniform": "tab:blue"}
-    styles = {"relu": "-", "tanh": "--"}
+    # Under the notes' range ReLU's and tanh's curves coincide: each (range, activation) gets its own
+    # colour and marker, and tanh is drawn thinner on top, so both stay visible where they overlap.
+    curve = {
+        ("notes_uniform", "relu"): dict(color="tab:red", marker="o", markersize=8, linewidth=3.0),
+        ("notes_uniform", "tanh"): dict(
+            color="#ffb000", marker="^", markersize=5, linewidth=1.2, linestyle="--"
+        ),
+        ("uniform", "relu"): dict(color="tab:blue", marker="o", markersize=8, linewidth=3.0),
+        ("uniform", "tanh"): dict(color="#56b4e9", marker="^", markersize=5, linewidth=1.2, linestyle="--"),  # noqa: E501
+    }
     short = {n: RANGES[n].split(":")[0] for n in RANGES}
     layers = list(range(1, len(WIDTHS) + 1))
     nets = {(n, act): m.nets[n, act, m.seed] for n in RANGES for act in ACTIVATIONS}
@@ -168,8 +177,8 @@ def figures(m: Measurement) -> dict:
     correlation = Panel(
         title="mean correlation between the units of a layer", xlabel="hidden layer (256, 64, ...)",
         ylabel="correlation of pre-activations",
-        lines=[Line(layers, nets[n, act]["unit_correlation"], color=colors[n], linestyle=styles[act],
-                    marker="o", label=f"{short[n]} {act}") for n in RANGES for act in styles],
+        lines=[Line(layers, nets[n, act]["unit_correlation"], label=f"{short[n]} range, {act}",
+                    **curve[n, act]) for n in RANGES for act in ("relu", "tanh")],
     )  # fmt: skip
     dead = Panel(
         title="dead ReLU units (0 on the whole batch)", xlabel="hidden layer (256, 64, ...)",
