@@ -1,8 +1,10 @@
 """The command line: every bad input is one sentence and exit 2, and nothing already saved is lost."""
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -11,12 +13,22 @@ from hypothesis import strategies as st
 from gradstep import cli
 from gradstep import run as run_mod
 
+# The child processes import this gradstep (not an installed one) whatever their working folder.
+ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join([str(Path(cli.__file__).parents[1]), os.environ.get("PYTHONPATH", "")]),
+}
 FAST = ["--hidden", "16", "--epochs", "1", "--batch-size", "256", "--quiet", "--no-progress"]
 
 
 def gradstep(*argv, cwd=None):
     return subprocess.run(
-        [sys.executable, "-m", "gradstep", *argv], capture_output=True, text=True, cwd=cwd, timeout=300
+        [sys.executable, "-m", "gradstep", *argv],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=ENV,
+        timeout=300,
     )
 
 
@@ -50,6 +62,31 @@ def test_train_prints_standard_json_with_the_run_folder(tmp_path):
     assert printed.pop("out") == str(tmp_path / "r")
     assert printed == json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert json.loads((tmp_path / "r" / "config.json").read_text())["epochs"] == 1
+
+
+def test_parallel_runs_each_claim_their_own_folder(tmp_path):
+    # Started together, every process must get its own runs/train-NNN holding its own seed's run.
+    tiny = ["--data", "moons", "--hidden", "4", "--epochs", "1", "--batch-size", "512", "--quiet"]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "gradstep", "train", *tiny, "--seed", str(seed)],
+            cwd=tmp_path,
+            env=ENV,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed in range(4)
+    ]
+    outs = {}
+    for seed, proc in enumerate(procs):
+        stdout, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 0, stderr
+        outs[seed] = json.loads(stdout)["out"]
+    assert len(set(outs.values())) == 4, outs
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [f"train-00{i}" for i in range(1, 5)]
+    for seed, out in outs.items():
+        assert json.loads((tmp_path / out / "config.json").read_text())["seed"] == seed
 
 
 def _bad_files(tmp):

@@ -98,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     from .. import run as run_mod
     from .._json import dumps
     from .._validation import GradstepError
+    from ..run.folders import remove_created
 
     given = vars(args)
     out = given.get("out")
@@ -114,8 +115,14 @@ def run(args: argparse.Namespace) -> int:
         metrics = run_mod.resume(out, epochs=given.get("epochs"), quiet=args.quiet, progress=progress)
     else:
         cfg = config_from_args(args)
-        out = out or run_mod.next_run_dir()
-        metrics = run_mod.train(cfg, out, overwrite=args.overwrite, quiet=args.quiet, progress=progress)
+        claimed = out is None
+        out = out or run_mod.claim_run_dir()  # exclusive: parallel runs never share a folder
+        try:
+            metrics = run_mod.train(cfg, out, overwrite=args.overwrite, quiet=args.quiet, progress=progress)
+        except BaseException:
+            if claimed:
+                remove_created([out])  # only if the failed run left it empty
+            raise
     print(dumps({"out": str(out), **metrics}))
     sys.stdout.flush()
     return 0

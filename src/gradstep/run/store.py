@@ -56,10 +56,12 @@ __all__ = [
     "restore",
     "write_json",
     "write_history",
-    "next_run_dir",
+    "RUN_FILES",
 ]
 
 CHECKPOINT_NAME = "checkpoint.gradstep"
+# What a run writes into its folder; --overwrite replaces exactly these.
+RUN_FILES = (CHECKPOINT_NAME, "config.json", "history.json", "history.csv", "metrics.json", "curves.png")
 _KIND = "gradstep.training"
 
 MAGIC = b"GRADSTEP"
@@ -297,12 +299,3 @@ def write_history(out: Path, history: list[dict[str, Any]]) -> None:
     for r in history:
         w.writerow([r.get(c, "") for c in cols] + list(r["grad_norms"]))
     atomic_write_bytes(out / "history.csv", buf.getvalue().encode())
-
-
-def next_run_dir(root: str | Path = "runs", prefix: str = "train") -> Path:
-    """The first free ``root/prefix-NNN`` folder, so a new run never overwrites an old one."""
-    root = Path(root)
-    i = 1
-    while (root / f"{prefix}-{i:03d}").exists():
-        i += 1
-    return root / f"{prefix}-{i:03d}"
