@@ -89,11 +89,17 @@ def test_parallel_runs_each_claim_their_own_folder(tmp_path):
         assert json.loads((tmp_path / out / "config.json").read_text())["seed"] == seed
 
 
+SAVED = {
+    "bad.csv": b"a,b\n1,x\n",
+    "bad.toml": b"epochs = [\n",
+    "typo.toml": b"epoch = 3\n",
+    "corrupt.gradstep": b"GRADSTEP" + b"\0" * 64,
+}
+
+
 def _bad_files(tmp):
-    (tmp / "bad.csv").write_text("a,b\n1,x\n")
-    (tmp / "bad.toml").write_text("epochs = [\n")
-    (tmp / "typo.toml").write_text("epoch = 3\n")
-    (tmp / "corrupt.gradstep").write_bytes(b"GRADSTEP" + b"\0" * 64)
+    for name, content in SAVED.items():
+        (tmp / name).write_bytes(content)
     return tmp
 
 
@@ -120,6 +126,13 @@ BAD = [
     (["evaluate", "{tmp}/missing.gradstep"], r"No checkpoint at"),
     (["evaluate", "{tmp}/corrupt.gradstep"], r"corrupt|not a gradstep checkpoint|version"),
     (["nonsense"], r"invalid choice"),
+    # A diverging run: one sentence (no NumPy warnings before it), whichever optimizer, and no folder.
+    (["train", "--optimizer", "sgd", "--lr", "1e6", "--epochs", "3", "--out", "{tmp}/new/run"], r"diverged"),
+    (
+        ["train", "--optimizer", "rmsprop", "--lr", "1e6", "--epochs", "3", "--out", "{tmp}/new/run"],
+        r"diverged",
+    ),
+    (["train", "--optimizer", "adam", "--lr", "1e6", "--epochs", "3", "--out", "{tmp}/new/run"], r"diverged"),
 ]
 
 
@@ -131,6 +144,10 @@ def test_bad_input_is_one_sentence_and_exit_2(tmp_path, argv, message):
     assert "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert __import__("re").search(message, res.stderr), res.stderr
+    assert not (tmp_path / "new").exists(), "a failed run left a folder behind"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(SAVED), "a failed run changed a saved file"
+    for name, text in SAVED.items():
+        assert (tmp_path / name).read_bytes() == text
 
 
 def test_bad_input_never_touches_the_previous_checkpoint(trained):

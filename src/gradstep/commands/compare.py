@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     settings = compare.plan(args.data, **options)  # every name and number checked before any run starts
     # The output folder too: claimed (or checked writable) now, not after the grid has run for an hour.
     out = given.get("out")
-    created = prepare_folder(out) if out is not None else [out := claim_run_dir(prefix="compare")]
+    created = prepare_folder(out) if out is not None else [out := claim_run_dir(prefix="compare"), out.parent]
     n_runs = len(settings["combinations"]) * len(settings["seeds"])
     print(
         f"gradstep compare: {len(settings['combinations'])} combinations x {len(settings['seeds'])} seeds = "

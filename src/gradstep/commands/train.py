@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
             metrics = run_mod.train(cfg, out, overwrite=args.overwrite, quiet=args.quiet, progress=progress)
         except BaseException:
             if claimed:
-                remove_created([out])  # only if the failed run left it empty
+                remove_created([out, out.parent])  # only what the failed run left empty
             raise
     print(dumps({"out": str(out), **metrics}))
     sys.stdout.flush()

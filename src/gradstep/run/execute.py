@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .._validation import GradstepError
-from . import store
+from . import folders, store
 from .build import Run, build
 from .config import RunConfig
 
@@ -27,15 +27,22 @@ def train(
 ) -> dict[str, Any]:
     """Run ``config`` from scratch, writing into ``out``; return the final metrics (also in metrics.json).
 
-    A folder that already holds a checkpoint is refused unless ``overwrite``: a new run never silently
-    replaces an old one.
+    ``out`` is checked (a folder, writable) before any work. A folder that already holds a checkpoint is
+    refused unless ``overwrite``: a new run never silently replaces an old one. A run that fails before
+    its first checkpoint leaves nothing behind (no file, and no folder it created).
     """
     out = Path(out)
-    if (out / store.CHECKPOINT_NAME).exists() and not overwrite:
+    has_checkpoint = (out / store.CHECKPOINT_NAME).exists()
+    if has_checkpoint and not overwrite:
         raise GradstepError(
             f"{out} already holds a checkpoint; pass --resume to continue it or --overwrite to start over"
         )
-    return _train_and_write(build(config), out, quiet=quiet, progress=progress)
+    created = folders.prepare_folder(out)
+    try:
+        return _train_and_write(build(config), out, quiet=quiet, progress=progress)
+    except BaseException:
+        folders.remove_created(created)
+        raise
 
 
 def resume(
@@ -57,13 +64,17 @@ def _train_and_write(run: Run, out: Path, *, quiet: bool, progress: bool | None)
 
     config = run.config
     ck = out / store.CHECKPOINT_NAME
-    out.mkdir(parents=True, exist_ok=True)
-    store.write_json(out / "config.json", config.to_dict())
+
+    def save():
+        # config.json goes with the checkpoint: a run that fails before its first checkpoint leaves no
+        # file at all, and a failed resume does not leave a config that disagrees with the checkpoint.
+        store.write_json(out / "config.json", config.to_dict())
+        store.save_checkpoint(ck, run)
+        store.write_history(out, run.state.history)
 
     def checkpoint_cb(*, state, **_):
         if state.epoch % config.checkpoint_every == 0 or state.epoch == config.epochs:
-            store.save_checkpoint(ck, run)
-            store.write_history(out, state.history)
+            save()
 
     callbacks = [checkpoint_cb]
     if config.patience:
@@ -84,7 +95,7 @@ def _train_and_write(run: Run, out: Path, *, quiet: bool, progress: bool | None)
         progress=progress,
     )
     if run.state.stopped_early:
-        store.save_checkpoint(ck, run)
+        save()
     store.write_history(out, run.state.history)
     test = evaluate(run.model, run.data.X_test, run.data.y_test, run.loss)
     h = run.state.history
