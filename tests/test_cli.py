@@ -133,6 +133,18 @@ BAD = [
         r"diverged",
     ),
     (["train", "--optimizer", "adam", "--lr", "1e6", "--epochs", "3", "--out", "{tmp}/new/run"], r"diverged"),
+    # Output locations are checked before any work: a file, a path under a file.
+    (["train", "--out", "{tmp}/bad.csv"], r"`--out` must be a folder; '.*bad\.csv' is a file"),
+    (["train", "--out", "{tmp}/bad.csv/run"], r"Cannot create the output folder .*bad\.csv' is a file"),
+    (["compare", "--seeds", "1", "--epochs", "1", "--out", "{tmp}/bad.csv"], r"`--out` must be a folder"),
+    (["compare", "--seeds", "1", "--epochs", "1", "--out", "{tmp}/bad.csv/cmp"], r"bad\.csv' is a file"),
+    (["lab", "init_dead", "--quick", "--out", "{tmp}/bad.csv"], r"`--out` must be a folder"),
+    (["lab", "init_dead", "--quick", "--out", "{tmp}/bad.csv/report"], r"bad\.csv' is a file"),
+    # A model too large to allocate: refused from its parameter count, before any allocation.
+    (
+        ["train", "--hidden", "100000000,100000000", "--out", "{tmp}/new/run"],
+        r"1.*parameters.*fewer or narrower",
+    ),
 ]
 
 
@@ -148,6 +160,31 @@ def test_bad_input_is_one_sentence_and_exit_2(tmp_path, argv, message):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(SAVED), "a failed run changed a saved file"
     for name, text in SAVED.items():
         assert (tmp_path / name).read_bytes() == text
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", *FAST, "--out", "{ro}/run"],
+        ["train", *FAST],  # the default runs/ in a read-only working folder
+        ["compare", "--seeds", "1", "--epochs", "1", "--out", "{ro}/cmp"],
+        ["lab", "init_dead", "--quick", "--out", "{ro}/report"],
+    ],
+    ids=["train --out", "train default runs/", "compare --out", "lab --out"],
+)
+def test_read_only_output_is_one_sentence_before_any_work(tmp_path, argv):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        if os.access(ro, os.W_OK):
+            pytest.skip("running as root: chmod does not make a folder read-only")
+        res = gradstep(*[a.format(ro=ro) for a in argv], cwd=ro)
+        assert res.returncode == 2, (res.stdout, res.stderr)
+        assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+        assert "Cannot" in res.stderr and list(ro.iterdir()) == []
+    finally:
+        ro.chmod(0o755)
 
 
 def test_bad_input_never_touches_the_previous_checkpoint(trained):
