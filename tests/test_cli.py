@@ -1,11 +1,13 @@
 """The command line: every bad input is one sentence and exit 2, and nothing already saved is lost."""
 
+import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -89,7 +91,14 @@ def test_parallel_runs_each_claim_their_own_folder(tmp_path):
         assert json.loads((tmp_path / out / "config.json").read_text())["seed"] == seed
 
 
+def _npz(**arrays) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
 SAVED = {
+    "floaty.npz": _npz(X=np.arange(100.0).reshape(50, 2), y=np.linspace(0, 1, 50)),
     "bad.csv": b"a,b\n1,x\n",
     "bad.toml": b"epochs = [\n",
     "typo.toml": b"epoch = 3\n",
@@ -140,6 +149,13 @@ BAD = [
     (["compare", "--seeds", "1", "--epochs", "1", "--out", "{tmp}/bad.csv/cmp"], r"bad\.csv' is a file"),
     (["lab", "init_dead", "--quick", "--out", "{tmp}/bad.csv"], r"`--out` must be a folder"),
     (["lab", "init_dead", "--quick", "--out", "{tmp}/bad.csv/report"], r"bad\.csv' is a file"),
+    # Float labels are not class ids: refused, saying how they look, unless regression is asked for.
+    (
+        ["train", "--data", "{tmp}/floaty.npz"],
+        r"non-integer labels.*50 distinct float values such as 0\.0204",
+    ),
+    (["train", "--task", "regression"], r"needs a dataset file"),
+    (["train", "--task", "regresion"], r"Unknown task 'regresion'; did you mean 'regression'"),
     # A model too large to allocate: refused from its parameter count, before any allocation.
     (
         ["train", "--hidden", "100000000,100000000", "--out", "{tmp}/new/run"],
@@ -160,6 +176,17 @@ def test_bad_input_is_one_sentence_and_exit_2(tmp_path, argv, message):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(SAVED), "a failed run changed a saved file"
     for name, text in SAVED.items():
         assert (tmp_path / name).read_bytes() == text
+
+
+def test_regression_is_explicit_and_reports_loss_only(tmp_path):
+    (tmp_path / "floaty.npz").write_bytes(SAVED["floaty.npz"])
+    res = gradstep("train", *FAST, "--data", str(tmp_path / "floaty.npz"), "--task", "regression",
+                   "--out", str(tmp_path / "r"))  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    metrics = json.loads(res.stdout)
+    assert "test_loss" in metrics and "test_accuracy" not in metrics
+    res = gradstep("evaluate", str(tmp_path / "r"))
+    assert res.returncode == 0 and "test_accuracy" not in json.loads(res.stdout), res.stderr
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ S = argparse.SUPPRESS
 # flag -> (RunConfig field or optimizer argument, type, help)
 RUN_FLAGS = {
     "--data": ("data", str, "dataset name (digits, moons, circles, spirals, blobs) or a .npz/.csv/IDX path"),
+    "--task": ("task", str, "classification (integer labels) or regression (numeric targets of a file)"),
     "--hidden": ("hidden", str, "hidden widths: 128,64 is two layers, 64x30 is thirty layers of 64"),
     "--activation": ("activation", str, "hidden activation: relu, leaky_relu, tanh, sigmoid, linear"),
     "--init": ("init", str, "initializer name, or auto (He for ReLU, Xavier for tanh/sigmoid)"),

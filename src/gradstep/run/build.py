@@ -56,6 +56,8 @@ def build(config: RunConfig, *, dataset=None) -> Run:
             val_fraction=config.val_fraction,
             test_fraction=config.test_fraction,
             dtype=dtype,
+            # Explicit, never guessed: float labels are refused unless the run asked for regression.
+            **({"task": config.task} if config.is_file_dataset else {}),
         )
     n_out = dataset.n_classes if dataset.n_classes > 2 else 1
     sizes = (dataset.n_features, *config.hidden, n_out)

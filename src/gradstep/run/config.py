@@ -51,6 +51,7 @@ class RunConfig:
     """Everything that defines a training run. Defaults are the README's main job."""
 
     data: str = "digits"
+    task: str = "classification"
     hidden: tuple[int, ...] = (256, 128)
     activation: str = "relu"
     init: str = "auto"
@@ -79,6 +80,12 @@ class RunConfig:
         # A path is a dataset too; only a bare name is checked against the built-in list.
         if not looks_like_path(self.data, data.available()):
             check_choice("dataset", self.data, data.available())
+        check_choice("task", self.task, data.TASKS)
+        if self.task == "regression" and not self.is_file_dataset:
+            raise GradstepError(
+                f"Argument `task`='regression' needs a dataset file with numeric targets; the built-in "
+                f"'{self.data}' is a classification dataset."
+            )
         check_choice("activation", self.activation, activations.available())
         if self.init != "auto":
             init.get(self.init)
@@ -114,6 +121,12 @@ class RunConfig:
         from .. import optim
 
         return self.lr if self.lr is not None else optim.get(self.optimizer).defaults()["lr"]
+
+    @property
+    def is_file_dataset(self) -> bool:
+        from .. import data
+
+        return looks_like_path(self.data, data.available())
 
     @property
     def init_name(self) -> str:

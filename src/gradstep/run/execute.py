@@ -100,8 +100,7 @@ def _train_and_write(run: Run, out: Path, *, quiet: bool, progress: bool | None)
     test = evaluate(run.model, run.data.X_test, run.data.y_test, run.loss)
     h = run.state.history
     metrics = {
-        "test_loss": test["loss"],
-        "test_accuracy": test["accuracy"],
+        **_test_metrics(run, test),
         "epochs": len(h),
         "seconds": sum(r["seconds"] for r in h),
         "n_params": int(run.model.params.size),
@@ -123,9 +122,15 @@ def evaluate_checkpoint(path: str | Path) -> dict[str, Any]:
     store.restore(c, run)
     test = evaluate(run.model, run.data.X_test, run.data.y_test, run.loss)
     return {
-        "test_loss": test["loss"],
-        "test_accuracy": test["accuracy"],
+        **_test_metrics(run, test),
         "epochs": run.state.epoch,
         "step": run.state.step,
         "config": run.config.to_dict(),
     }
+
+
+def _test_metrics(run: Run, test: dict[str, float]) -> dict[str, float]:
+    """The test loss, and the accuracy for classification only: a regression has no accuracy to report."""
+    if run.data.task == "regression":
+        return {"test_loss": test["loss"]}
+    return {"test_loss": test["loss"], "test_accuracy": test["accuracy"]}
