@@ -169,6 +169,43 @@ def test_a_new_run_refuses_a_folder_with_a_checkpoint(tmp_path):
     assert (out / "checkpoint.gradstep").read_bytes() == before
 
 
+def _files(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize("failure", ["diverges", "interrupted after its first checkpoint"])
+def test_a_failed_overwrite_leaves_the_old_run_exactly_as_it_was(tmp_path, monkeypatch, failure):
+    out = tmp_path / "run"
+    run_mod.train(RunConfig(**{**SMALL, "epochs": 1}), out, quiet=True)
+    (out / "notes.txt").write_text("mine")
+    before = _files(out)
+    if failure == "diverges":
+        new, error = RunConfig(**{**SMALL, "optimizer": "sgd", "lr": 1e6}), TrainingDiverged
+    else:  # the new run has written its checkpoint and metrics, then Ctrl-C arrives
+
+        def interrupted(*a, **k):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr("gradstep.plots.plot_history", interrupted)
+        new, error = RunConfig(**SMALL), KeyboardInterrupt
+    with pytest.raises(error):
+        run_mod.train(new, out, overwrite=True, quiet=True)
+    assert _files(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no half-built sibling left
+
+
+def test_overwrite_replaces_the_run_as_a_whole(tmp_path):
+    out = tmp_path / "run"
+    run_mod.train(RunConfig(**{**SMALL, "epochs": 1, "patience": None}), out, quiet=True)
+    (out / "notes.txt").write_text("mine")
+    metrics = run_mod.train(RunConfig(**{**SMALL, "epochs": 2}), out, overwrite=True, quiet=True)
+    assert json.loads((out / "metrics.json").read_text()) == metrics and metrics["epochs"] == 2
+    assert json.loads((out / "config.json").read_text())["epochs"] == 2
+    assert ckpt.load(out / run_mod.CHECKPOINT_NAME).meta["state"]["epoch"] == 2
+    assert (out / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
 def test_next_run_dir_never_reuses_a_folder(tmp_path):
     first = run_mod.next_run_dir(tmp_path)
     first.mkdir(parents=True)

@@ -6,6 +6,7 @@ run comes from :func:`~gradstep.run.build.build`; what lands on disk is :mod:`gr
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,8 @@ def train(
     """Run ``config`` from scratch, writing into ``out``; return the final metrics (also in metrics.json).
 
     ``out`` is checked (a folder, writable) before any work. A folder that already holds a checkpoint is
-    refused unless ``overwrite``: a new run never silently replaces an old one. A run that fails before
+    refused unless ``overwrite``: a new run never silently replaces an old one, and with ``overwrite`` it
+    replaces the old run as a whole once it has finished (see :func:`_replace_run`). A run that fails before
     its first checkpoint leaves nothing behind (no file, and no folder it created).
     """
     out = Path(out)
@@ -38,11 +40,27 @@ def train(
             f"{out} already holds a checkpoint; pass --resume to continue it or --overwrite to start over"
         )
     created = folders.prepare_folder(out)
+    if has_checkpoint:
+        return _replace_run(config, out, quiet=quiet, progress=progress)
     try:
         return _train_and_write(build(config), out, quiet=quiet, progress=progress)
     except BaseException:
         folders.remove_created(created)
         raise
+
+
+def _replace_run(config: RunConfig, out: Path, *, quiet: bool, progress: bool | None) -> dict[str, Any]:
+    """``--overwrite``: the new run is built in a hidden sibling folder and renamed over ``out`` only when
+    it has finished, so ``out`` never holds files of two runs, and an interrupted or failed new run
+    leaves the old one exactly as it was."""
+    work = folders.fresh_sibling(out, "overwrite")
+    try:
+        metrics = _train_and_write(build(config), work, quiet=quiet, progress=progress)
+        folders.swap_in(work, out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return metrics
 
 
 def resume(
