@@ -57,6 +57,13 @@ def test_help_and_list():
     assert res.stdout == "schedules: constant, step, exponential, cosine\n"
 
 
+def test_train_help_shows_each_run_flag_default():
+    res = gradstep("train", "--help")
+    text = " ".join(res.stdout.split())
+    for shown in ("(default: 30)", "(default: 256,128)", "(default: digits)", "adam 0.001", "sgd 0.05"):
+        assert shown in text, shown
+
+
 def test_train_prints_standard_json_with_the_run_folder(tmp_path):
     res = gradstep("train", *FAST, "--out", str(tmp_path / "r"))
     assert res.returncode == 0, res.stderr
@@ -102,6 +109,7 @@ SAVED = {
     "bad.csv": b"a,b\n1,x\n",
     "bad.toml": b"epochs = [\n",
     "typo.toml": b"epoch = 3\n",
+    "noval.toml": b"val_fraction = 0.0\n",
     "corrupt.gradstep": b"GRADSTEP" + b"\0" * 64,
 }
 
@@ -156,6 +164,10 @@ BAD = [
     ),
     (["train", "--task", "regression"], r"needs a dataset file"),
     (["train", "--task", "regresion"], r"Unknown task 'regresion'; did you mean 'regression'"),
+    # Rough edges: an empty --hidden, --patience with nothing to watch, the lr range in plain words.
+    (["train", "--hidden", ""], r"`hidden` is empty; give widths such as 128,64, or 'none'"),
+    (["train", "--patience", "2", "--config", "{tmp}/noval.toml"], r"`patience` needs a validation split"),
+    (["train", "--lr", "0"], r"`lr` must be a positive finite number\. Received: lr=0\.0$"),
     # A model too large to allocate: refused from its parameter count, before any allocation.
     (
         ["train", "--hidden", "100000000,100000000", "--out", "{tmp}/new/run"],

@@ -40,6 +40,7 @@ def train(
             f"{out} already holds a checkpoint; pass --resume to continue it or --overwrite to start over"
         )
     created = folders.prepare_folder(out)
+    _remove_stale_temporaries(out)
     if has_checkpoint:
         return _replace_run(config, out, quiet=quiet, progress=progress)
     try:
@@ -70,8 +71,15 @@ def resume(
     out = Path(out)
     c = store.load_training_checkpoint(out / store.CHECKPOINT_NAME)
     saved = dict(c.meta["config"])
+    done = c.meta["state"]["epoch"]
     if epochs is not None:
+        if isinstance(epochs, int) and epochs < done:
+            raise GradstepError(
+                f"{out} has already trained {done} epochs; --epochs {epochs} would undo them "
+                f"(give at least {done}, or start over with --overwrite)"
+            )
         saved["epochs"] = epochs
+    _remove_stale_temporaries(out)
     run = build(RunConfig.from_dict(saved))
     store.restore(c, run)
     return _train_and_write(run, out, quiet=quiet, progress=progress)
@@ -152,3 +160,9 @@ def _test_metrics(run: Run, test: dict[str, float]) -> dict[str, float]:
     if run.data.task == "regression":
         return {"test_loss": test["loss"]}
     return {"test_loss": test["loss"], "test_accuracy": test["accuracy"]}
+
+
+def _remove_stale_temporaries(out: Path) -> None:
+    """Temporary files that a killed writer left beside the run's files go now, not at the next save."""
+    for name in store.RUN_FILES:
+        store.remove_stale_temporaries(out / name)
