@@ -1,16 +1,26 @@
 """The checkpoint file format: round trip, refusal of bad files, atomicity under SIGKILL."""
 
+import functools
+import hashlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from gradstep import GradstepError
+from gradstep import run as run_mod
+from gradstep.run import RunConfig
 from gradstep.run import store as ckpt
+from gradstep.train import fit
 
 
 def _arrays(seed=0, n=1000):
@@ -70,6 +80,63 @@ def _corrupt_empty(blob):
     return b""
 
 
+# Forgeries: content that save() never writes, re-signed so the checksum is valid. Each edit takes the
+# parsed header {"meta", "arrays"} and the payload (a bytearray) and changes them in place.
+TINY = RunConfig(data="moons", hidden=(4,), epochs=2, batch_size=256, seed=0)
+
+
+@functools.lru_cache(maxsize=1)
+def _training_blob() -> bytes:
+    """A real training checkpoint of a tiny run, stopped mid-epoch so every part of the state is used."""
+    import tempfile
+
+    run = run_mod.build(TINY)
+    run.state = fit(run.model, run.optimizer, run.data, epochs=2, batch_size=256, seed=0, quiet=True,
+                    state=run.state, max_steps=4, loss=run.loss)  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        return run_mod.save_checkpoint(Path(tmp) / "t.gradstep", run).read_bytes()
+
+
+def _split(blob):
+    _, _, n = ckpt._PREFIX.unpack_from(blob)
+    start = ckpt._PREFIX.size
+    return json.loads(blob[start : start + n]), bytearray(blob[start + n : -32])
+
+
+def _resign(header, payload) -> bytes:
+    text = json.dumps(header, sort_keys=True).encode()  # allow_nan: a forger may write NaN
+    body = ckpt._PREFIX.pack(ckpt.MAGIC, ckpt.FORMAT_VERSION, len(text)) + text + bytes(payload)
+    return body + hashlib.sha256(body).digest()
+
+
+def _forge(edit):
+    def corrupt(blob):
+        header, payload = _split(_training_blob())
+        edit(header, payload)
+        return _resign(header, payload)
+
+    corrupt.__name__ = edit.__name__
+    return corrupt
+
+
+def _entry(header, name):
+    return next(e for e in header["arrays"] if e["name"] == name)
+
+
+def _put(header, payload, name, value):
+    e = _entry(header, name)
+    a = np.frombuffer(bytes(payload[e["offset"] : e["offset"] + e["nbytes"]]), dtype=e["dtype"]).copy()
+    a[0] = value
+    payload[e["offset"] : e["offset"] + e["nbytes"]] = a.tobytes()
+
+
+def _read(path):
+    """What resume and evaluate do with a file: load it, check it, restore it into its run."""
+    c = ckpt.load_training_checkpoint(path)
+    ckpt.restore(c, run_mod.build(TINY))
+    return c
+
+
 @pytest.mark.parametrize(
     "corrupt, message",
     [
@@ -78,15 +145,92 @@ def _corrupt_empty(blob):
         (_corrupt_version, r"format version 99; this gradstep reads version 1"),
         (_corrupt_magic, r"not a gradstep checkpoint"),
         (_corrupt_empty, r"not a gradstep checkpoint"),
+        (_forge(lambda h, p: _put(h, p, "model/params", np.nan)), r"'model/params' holds non-finite"),
+        (_forge(lambda h, p: _put(h, p, "optimizer/S/0", np.inf)), r"'optimizer/S/0' holds non-finite"),
+        (_forge(lambda h, p: h["meta"].pop("state")), r"its 'state' is missing or malformed"),
+        (_forge(lambda h, p: h["meta"].update(config="adam")), r"its 'config' is missing or malformed"),
+        (_forge(lambda h, p: h["meta"]["config"].update(epochs=0)), r"invalid run configuration: .*`epochs`"),
+        (_forge(lambda h, p: h["meta"]["config"].update(hidden={})), r"invalid run configuration"),
+        (_forge(lambda h, p: h["meta"]["optimizer"].update(t=-1)), r"optimizer 't' is missing or malformed"),
+        (_forge(lambda h, p: h["meta"]["optimizer"].update(state_names=["V", "Q"])), r"cannot be restored"),
+        (_forge(lambda h, p: h["meta"]["state"].update(epoch="1")), r"state 'epoch' is missing"),
+        (_forge(lambda h, p: h["meta"]["state"].update(epoch=2)), r"1 epochs of history at epoch 2"),
+        (_forge(lambda h, p: h["meta"]["state"].update(step=99)), r"not a position of this run"),
+        (_forge(lambda h, p: h["meta"]["state"]["running"].pop("seen")), r"running sums .* malformed"),
+        (_forge(lambda h, p: h["meta"]["state"].update(initial_loss=float("nan"))), r"header cannot be read"),
+        (_forge(lambda h, p: h["arrays"].append(h["arrays"][0])), r"array entry 'model/params' is inconsist"),
+        (_forge(lambda h, p: _entry(h, "model/params").update(shape=[1, 2])), r"'model/params' is inconsist"),
+        (_forge(lambda h, p: h["meta"].update(model={"layer_sizes": [2, 9, 1]})), r"another architecture"),
     ],
-    ids=["truncated", "bit-flipped", "wrong-version", "wrong-magic", "empty"],
-)
+    ids=["truncated", "bit-flipped", "wrong-version", "wrong-magic", "empty", "nan-params", "inf-moment",
+         "no-state", "config-not-dict", "config-invalid", "config-bad-type", "negative-t", "state-names",
+         "epoch-str", "history-short", "step-off", "running-partial", "nan-in-header", "dup-array",
+         "bad-shape", "other-model"],
+)  # fmt: skip
 def test_bad_files_are_rejected_with_one_sentence(tmp_path, corrupt, message):
-    path = ckpt.save(tmp_path / "a.gradstep", _arrays(), {"epoch": 1})
-    path.write_bytes(corrupt(path.read_bytes()))
+    path = tmp_path / "a.gradstep"
+    path.write_bytes(corrupt(_training_blob()))
+    before = path.read_bytes()
     with pytest.raises(ckpt.CheckpointError, match=message) as info:
-        ckpt.load(path)
+        _read(path)
     assert "\n" not in str(info.value)
+    assert path.read_bytes() == before
+
+
+def test_the_unforged_training_checkpoint_reads_back(tmp_path):
+    path = tmp_path / "a.gradstep"
+    path.write_bytes(_training_blob())
+    assert _read(path).meta["state"]["step"] == 4
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 10**12) | st.floats() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+def _paths(obj, prefix=()):
+    """Every (container, key) position in a JSON tree."""
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for k, v in items:
+        yield obj, k
+        yield from _paths(v, prefix + (k,))
+
+
+@st.composite
+def _mangled(draw):
+    blob = _training_blob()
+    how = draw(st.sampled_from(["truncate", "flip", "forge"]))
+    if how == "truncate":
+        return blob[: draw(st.integers(0, len(blob) - 1))]
+    if how == "flip":
+        b = bytearray(blob)
+        for i in draw(st.lists(st.integers(0, len(b) - 1), min_size=1, max_size=4)):
+            b[i] ^= 1 << draw(st.integers(0, 7))
+        return bytes(b)
+    header, payload = _split(blob)
+    for _ in range(draw(st.integers(1, 3))):
+        positions = list(_paths(header))
+        if not positions:
+            break
+        container, key = draw(st.sampled_from(positions))
+        if isinstance(container, dict) and draw(st.booleans()):
+            del container[key]
+        else:
+            container[key] = draw(JSON)
+    return _resign(header, payload)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(blob=_mangled())
+def test_fuzzed_checkpoints_only_ever_raise_checkpoint_errors(tmp_path, blob):
+    path = tmp_path / "f.gradstep"
+    path.write_bytes(blob)
+    try:
+        _read(path)
+    except GradstepError as exc:
+        assert "\n" not in str(exc)
 
 
 def test_every_single_bit_flip_in_a_small_file_is_detected(tmp_path):

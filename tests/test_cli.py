@@ -1,9 +1,13 @@
 """The command line: every bad input is one sentence and exit 2, and nothing already saved is lost."""
 
+import io
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -11,12 +15,22 @@ from hypothesis import strategies as st
 from gradstep import cli
 from gradstep import run as run_mod
 
+# The child processes import this gradstep (not an installed one) whatever their working folder.
+ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join([str(Path(cli.__file__).parents[1]), os.environ.get("PYTHONPATH", "")]),
+}
 FAST = ["--hidden", "16", "--epochs", "1", "--batch-size", "256", "--quiet", "--no-progress"]
 
 
 def gradstep(*argv, cwd=None):
     return subprocess.run(
-        [sys.executable, "-m", "gradstep", *argv], capture_output=True, text=True, cwd=cwd, timeout=300
+        [sys.executable, "-m", "gradstep", *argv],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=ENV,
+        timeout=300,
     )
 
 
@@ -45,6 +59,13 @@ def test_help_and_list():
     )
 
 
+def test_train_help_shows_each_run_flag_default():
+    res = gradstep("train", "--help")
+    text = " ".join(res.stdout.split())
+    for shown in ("(default: 30)", "(default: 256,128)", "(default: digits)", "adam 0.001", "sgd 0.05"):
+        assert shown in text, shown
+
+
 def test_train_prints_standard_json_with_the_run_folder(tmp_path):
     res = gradstep("train", *FAST, "--out", str(tmp_path / "r"))
     assert res.returncode == 0, res.stderr
@@ -54,11 +75,50 @@ def test_train_prints_standard_json_with_the_run_folder(tmp_path):
     assert json.loads((tmp_path / "r" / "config.json").read_text())["epochs"] == 1
 
 
+def test_parallel_runs_each_claim_their_own_folder(tmp_path):
+    # Started together, every process must get its own runs/train-NNN holding its own seed's run.
+    tiny = ["--data", "moons", "--hidden", "4", "--epochs", "1", "--batch-size", "512", "--quiet"]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "gradstep", "train", *tiny, "--seed", str(seed)],
+            cwd=tmp_path,
+            env=ENV,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed in range(4)
+    ]
+    outs = {}
+    for seed, proc in enumerate(procs):
+        stdout, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 0, stderr
+        outs[seed] = json.loads(stdout)["out"]
+    assert len(set(outs.values())) == 4, outs
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [f"train-00{i}" for i in range(1, 5)]
+    for seed, out in outs.items():
+        assert json.loads((tmp_path / out / "config.json").read_text())["seed"] == seed
+
+
+def _npz(**arrays) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+SAVED = {
+    "floaty.npz": _npz(X=np.arange(100.0).reshape(50, 2), y=np.linspace(0, 1, 50)),
+    "bad.csv": b"a,b\n1,x\n",
+    "bad.toml": b"epochs = [\n",
+    "typo.toml": b"epoch = 3\n",
+    "noval.toml": b"val_fraction = 0.0\n",
+    "corrupt.gradstep": b"GRADSTEP" + b"\0" * 64,
+}
+
+
 def _bad_files(tmp):
-    (tmp / "bad.csv").write_text("a,b\n1,x\n")
-    (tmp / "bad.toml").write_text("epochs = [\n")
-    (tmp / "typo.toml").write_text("epoch = 3\n")
-    (tmp / "corrupt.gradstep").write_bytes(b"GRADSTEP" + b"\0" * 64)
+    for name, content in SAVED.items():
+        (tmp / name).write_bytes(content)
     return tmp
 
 
@@ -85,6 +145,36 @@ BAD = [
     (["evaluate", "{tmp}/missing.gradstep"], r"No checkpoint at"),
     (["evaluate", "{tmp}/corrupt.gradstep"], r"corrupt|not a gradstep checkpoint|version"),
     (["nonsense"], r"invalid choice"),
+    # A diverging run: one sentence (no NumPy warnings before it), whichever optimizer, and no folder.
+    (["train", "--optimizer", "sgd", "--lr", "1e6", "--epochs", "3", "--out", "{tmp}/new/run"], r"diverged"),
+    (
+        ["train", "--optimizer", "rmsprop", "--lr", "1e6", "--epochs", "3", "--out", "{tmp}/new/run"],
+        r"diverged",
+    ),
+    (["train", "--optimizer", "adam", "--lr", "1e6", "--epochs", "3", "--out", "{tmp}/new/run"], r"diverged"),
+    # Output locations are checked before any work: a file, a path under a file.
+    (["train", "--out", "{tmp}/bad.csv"], r"`--out` must be a folder; '.*bad\.csv' is a file"),
+    (["train", "--out", "{tmp}/bad.csv/run"], r"Cannot create the output folder .*bad\.csv' is a file"),
+    (["compare", "--seeds", "1", "--epochs", "1", "--out", "{tmp}/bad.csv"], r"`--out` must be a folder"),
+    (["compare", "--seeds", "1", "--epochs", "1", "--out", "{tmp}/bad.csv/cmp"], r"bad\.csv' is a file"),
+    (["lab", "init_dead", "--quick", "--out", "{tmp}/bad.csv"], r"`--out` must be a folder"),
+    (["lab", "init_dead", "--quick", "--out", "{tmp}/bad.csv/report"], r"bad\.csv' is a file"),
+    # Float labels are not class ids: refused, saying how they look, unless regression is asked for.
+    (
+        ["train", "--data", "{tmp}/floaty.npz"],
+        r"non-integer labels.*50 distinct float values such as 0\.0204",
+    ),
+    (["train", "--task", "regression"], r"needs a dataset file"),
+    (["train", "--task", "regresion"], r"Unknown task 'regresion'; did you mean 'regression'"),
+    # Rough edges: an empty --hidden, --patience with nothing to watch, the lr range in plain words.
+    (["train", "--hidden", ""], r"`hidden` is empty; give widths such as 128,64, or 'none'"),
+    (["train", "--patience", "2", "--config", "{tmp}/noval.toml"], r"`patience` needs a validation split"),
+    (["train", "--lr", "0"], r"`lr` must be a positive finite number\. Received: lr=0\.0$"),
+    # A model too large to allocate: refused from its parameter count, before any allocation.
+    (
+        ["train", "--hidden", "100000000,100000000", "--out", "{tmp}/new/run"],
+        r"1.*parameters.*fewer or narrower",
+    ),
 ]
 
 
@@ -96,6 +186,46 @@ def test_bad_input_is_one_sentence_and_exit_2(tmp_path, argv, message):
     assert "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert __import__("re").search(message, res.stderr), res.stderr
+    assert not (tmp_path / "new").exists(), "a failed run left a folder behind"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(SAVED), "a failed run changed a saved file"
+    for name, text in SAVED.items():
+        assert (tmp_path / name).read_bytes() == text
+
+
+def test_regression_is_explicit_and_reports_loss_only(tmp_path):
+    (tmp_path / "floaty.npz").write_bytes(SAVED["floaty.npz"])
+    res = gradstep("train", *FAST, "--data", str(tmp_path / "floaty.npz"), "--task", "regression",
+                   "--out", str(tmp_path / "r"))  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    metrics = json.loads(res.stdout)
+    assert "test_loss" in metrics and "test_accuracy" not in metrics
+    res = gradstep("evaluate", str(tmp_path / "r"))
+    assert res.returncode == 0 and "test_accuracy" not in json.loads(res.stdout), res.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", *FAST, "--out", "{ro}/run"],
+        ["train", *FAST],  # the default runs/ in a read-only working folder
+        ["compare", "--seeds", "1", "--epochs", "1", "--out", "{ro}/cmp"],
+        ["lab", "init_dead", "--quick", "--out", "{ro}/report"],
+    ],
+    ids=["train --out", "train default runs/", "compare --out", "lab --out"],
+)
+def test_read_only_output_is_one_sentence_before_any_work(tmp_path, argv):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        if os.access(ro, os.W_OK):
+            pytest.skip("running as root: chmod does not make a folder read-only")
+        res = gradstep(*[a.format(ro=ro) for a in argv], cwd=ro)
+        assert res.returncode == 2, (res.stdout, res.stderr)
+        assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+        assert "Cannot" in res.stderr and list(ro.iterdir()) == []
+    finally:
+        ro.chmod(0o755)
 
 
 def test_bad_input_never_touches_the_previous_checkpoint(trained):

@@ -9,6 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 
+from gradstep import GradstepError
 from gradstep import run as run_mod
 from gradstep.run import RunConfig
 from gradstep.run import store as ckpt
@@ -167,6 +168,70 @@ def test_a_new_run_refuses_a_folder_with_a_checkpoint(tmp_path):
     with pytest.raises(ValueError, match=r"already holds a checkpoint"):
         run_mod.train(RunConfig(**SMALL), out, quiet=True)
     assert (out / "checkpoint.gradstep").read_bytes() == before
+
+
+def _files(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize("failure", ["diverges", "interrupted after its first checkpoint"])
+def test_a_failed_overwrite_leaves_the_old_run_exactly_as_it_was(tmp_path, monkeypatch, failure):
+    out = tmp_path / "run"
+    run_mod.train(RunConfig(**{**SMALL, "epochs": 1}), out, quiet=True)
+    (out / "notes.txt").write_text("mine")
+    before = _files(out)
+    if failure == "diverges":
+        new, error = RunConfig(**{**SMALL, "optimizer": "sgd", "lr": 1e6}), TrainingDiverged
+    else:  # the new run has written its checkpoint and metrics, then Ctrl-C arrives
+
+        def interrupted(*a, **k):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr("gradstep.plots.plot_history", interrupted)
+        new, error = RunConfig(**SMALL), KeyboardInterrupt
+    with pytest.raises(error):
+        run_mod.train(new, out, overwrite=True, quiet=True)
+    assert _files(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no half-built sibling left
+
+
+def test_overwrite_replaces_the_run_as_a_whole(tmp_path):
+    out = tmp_path / "run"
+    run_mod.train(RunConfig(**{**SMALL, "epochs": 1, "patience": None}), out, quiet=True)
+    (out / "notes.txt").write_text("mine")
+    metrics = run_mod.train(RunConfig(**{**SMALL, "epochs": 2}), out, overwrite=True, quiet=True)
+    assert json.loads((out / "metrics.json").read_text()) == metrics and metrics["epochs"] == 2
+    assert json.loads((out / "config.json").read_text())["epochs"] == 2
+    assert ckpt.load(out / run_mod.CHECKPOINT_NAME).meta["state"]["epoch"] == 2
+    assert (out / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_config_json_stores_the_learning_rate_used(tmp_path):
+    run_mod.train(RunConfig(**{**SMALL, "epochs": 1}), tmp_path / "run", quiet=True)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["lr"] == 0.001  # Adam's default
+    assert RunConfig(optimizer="sgd").lr == 0.05 and RunConfig(hidden="none").hidden == ()
+
+
+def test_resume_refuses_fewer_epochs_than_done_and_changes_nothing(tmp_path):
+    out = tmp_path / "run"
+    run_mod.train(RunConfig(**SMALL), out, quiet=True)
+    before = _files(out)
+    with pytest.raises(GradstepError, match=r"already trained 2 epochs; --epochs 1 would undo them"):
+        run_mod.resume(out, epochs=1, quiet=True)
+    assert _files(out) == before
+
+
+def test_stale_temporaries_of_a_killed_writer_go_at_the_start_of_train_and_resume(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    dead = out / ".checkpoint.gradstep.999999999.abc.tmp"
+    dead.write_bytes(b"x")
+    run_mod.train(RunConfig(**{**SMALL, "epochs": 1}), out, quiet=True)
+    assert not dead.exists()
+    dead.write_bytes(b"x")
+    run_mod.resume(out, quiet=True)  # nothing left to train, so nothing is saved: only the cleanup runs
+    assert not dead.exists()
 
 
 def test_next_run_dir_never_reuses_a_folder(tmp_path):

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = [
     "GradstepError",
     "check_real",
+    "check_positive",
     "check_int",
     "check_choice",
     "unknown_name",
@@ -73,6 +74,14 @@ def check_real(
             f"Received: {name}={value!r}"
         )
     return v
+
+
+def check_positive(name: str, value) -> float:
+    """``value`` as a float if it is a positive finite real number, else raise in plain words (the
+    interval form would read "(0.0, inf]", which a user has to decode and which is wrong about inf)."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not (0 < float(value) < math.inf):
+        raise GradstepError(f"Argument `{name}` must be a positive finite number. Received: {name}={value!r}")
+    return float(value)
 
 
 def check_int(name: str, value, low: int | None = None, high: int | None = None) -> int:

@@ -13,6 +13,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,8 +24,16 @@ from ._validation import GradstepError, check_int, check_real
 __all__ = ["fit", "evaluate", "TrainState", "EarlyStopping", "TrainingDiverged"]
 
 
+# A loss this many times the run's first mini-batch loss (or 1, whichever is larger) counts as diverged:
+# no optimizer recovers from there in practice, and Adam or RMSprop at a huge rate otherwise stays
+# finite (their steps are bounded by lr) while the loss sits near 1e19 and the run "succeeds".
+DIVERGENCE_FACTOR = 1e3
+
+
 class TrainingDiverged(GradstepError):
-    """The loss became non-finite; the message names the epoch, the step and the learning rate."""
+    """The loss or the parameters became non-finite, or an epoch's mean loss exceeded
+    ``DIVERGENCE_FACTOR`` x the first mini-batch's loss (floored at 1); the message names the epoch, the
+    step and the learning rate."""
 
 
 @dataclass
@@ -41,6 +50,7 @@ class TrainState:
     history: list[dict[str, Any]] = field(default_factory=list)
     running: dict[str, Any] = field(default_factory=dict)
     stopped_early: bool = False
+    initial_loss: float | None = None  # the first mini-batch's loss: the yardstick for divergence
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -121,7 +131,11 @@ def fit(
 
     ``state`` resumes a run; ``max_steps`` stops after that many optimizer steps in total (mid-epoch if
     need be), returning a state that resumes exactly. A non-finite loss raises :class:`TrainingDiverged`
-    before the optimizer applies the step. (A callback may add to the epoch's record, ``history[-1]``:
+    before the optimizer applies the step; so do, at the end of an epoch and before any callback saves
+    it, non-finite parameters or an epoch's mean loss above ``DIVERGENCE_FACTOR`` times
+    ``max(initial loss, 1)``. NumPy's overflow warnings on the way there are silenced: that one
+    sentence says it all.
+    (A callback may add to the epoch's record, ``history[-1]``:
     ``gradstep.doctor.DiagnoseEvery`` puts the doctor's report there.)
     """
     from . import data as data_mod
@@ -141,7 +155,7 @@ def fit(
     metrics = _StepMetrics(model, layer_slices)
     with_history = reads_history(schedule)
 
-    try:
+    with closing(report), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         while state.epoch < epochs and not state.stopped_early:
             r = state.running or _fresh_running(len(layer_slices))
             state.running = r
@@ -156,18 +170,9 @@ def fit(
                         schedule(state.step, state.history) if with_history else schedule(state.step)
                     )
                 value, logits, dlogits = model.forward_loss(Xb, yb, loss_fn)  # into reused buffers
-                if not math.isfinite(value):
-                    where = model.first_nonfinite()
-                    where = (
-                        f"; the first non-finite values: {where}"
-                        if where
-                        else "; every layer's output was finite"
-                    )
-                    raise TrainingDiverged(
-                        f"Training diverged: the loss became {value} at epoch {state.epoch + 1}, "
-                        f"step {state.step + 1} (lr={optimizer.lr:g}){where}; lower the learning rate, "
-                        f"clip gradients (clip_norm) or use a fan-based initializer"
-                    )
+                if state.initial_loss is None and math.isfinite(value):
+                    state.initial_loss = float(value)
+                _check_loss(value, state, optimizer.lr, model)
                 model.backward(dlogits, input_grad=False)  # dX is not needed: saves a matrix product
                 if clip_norm is not None:
                     clip_by_global_norm([model.grads], clip_norm)
@@ -183,6 +188,7 @@ def fit(
                 report.batch(state)
             r["seconds"] += time.perf_counter() - t0
             record = _epoch_record(model, optimizer, data, loss, state, r)
+            _check_epoch(model, record, state, optimizer.lr)
             state.history.append(record)
             state.epoch += 1
             state.batch = 0
@@ -191,9 +197,42 @@ def fit(
             for cb in callbacks:
                 if cb(history=state.history, model=model, optimizer=optimizer, state=state):
                     state.stopped_early = True
-    finally:
-        report.close()
     return state
+
+
+def _check_loss(value: float, state: TrainState, lr: float, model) -> None:
+    if not math.isfinite(value):
+        _diverged(f"the loss became {value}", state, lr, where=_first_nonfinite(model))
+
+
+def _first_nonfinite(model) -> str:
+    where = model.first_nonfinite()
+    return f"; the first non-finite values: {where}" if where else "; every layer's output was finite"
+
+
+def _check_epoch(model, record: dict[str, Any], state: TrainState, lr: float) -> None:
+    """Once per epoch, before anything is saved: finite parameters, and a mean loss within bounds."""
+    if not np.isfinite(model.params).all():  # the epoch's last step, which no loss has seen yet
+        _diverged(
+            "the parameters became non-finite", state, lr, step=state.step, where=_first_nonfinite(model)
+        )
+    initial = state.initial_loss if state.initial_loss is not None else 1.0
+    if record["train_loss"] > DIVERGENCE_FACTOR * max(initial, 1.0):
+        _diverged(
+            f"the epoch's mean loss reached {record['train_loss']:.3g}, over {DIVERGENCE_FACTOR:g} "
+            f"times the initial {initial:.3g},",
+            state,
+            lr,
+            step=state.step,
+        )
+
+
+def _diverged(what: str, state: TrainState, lr: float, step: int | None = None, where: str = ""):
+    step = state.step + 1 if step is None else step
+    raise TrainingDiverged(
+        f"Training diverged: {what} at epoch {state.epoch + 1}, step {step} (lr={lr:g}){where}; "
+        f"lower the learning rate, clip gradients (clip_norm) or use a fan-based initializer"
+    )
 
 
 def _fresh_running(n_layers: int) -> dict[str, Any]:

@@ -60,7 +60,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import compare
-    from ..run import next_run_dir
+    from ..run.folders import claim_run_dir, prepare_folder, remove_created
 
     given = vars(args)
     lrs = _numbers("--lr", given["lr"], float) if "lr" in given else None
@@ -80,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
         jobs=args.jobs,
     )
     settings = compare.plan(args.data, **options)  # every name and number checked before any run starts
+    # The output folder too: claimed (or checked writable) now, not after the grid has run for an hour.
+    out = given.get("out")
+    created = prepare_folder(out) if out is not None else [out := claim_run_dir(prefix="compare"), out.parent]
     n_runs = len(settings["combinations"]) * len(settings["seeds"])
     print(
         f"gradstep compare: {len(settings['combinations'])} combinations x {len(settings['seeds'])} seeds = "
@@ -87,9 +90,12 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    result = compare.grid(args.data, **options)
-    out = given.get("out") or next_run_dir(prefix="compare")
-    paths = result.write(out, figure=not args.no_figure)
+    try:
+        result = compare.grid(args.data, **options)
+        paths = result.write(out, figure=not args.no_figure)
+    except BaseException:
+        remove_created(created)  # only folders this command made and left empty
+        raise
     _print_table(result, title=f"{args.data}: final accuracy and time to {args.target:g} validation accuracy")
     print(f"wrote {', '.join(str(p) for p in paths)}")
     return 0

@@ -89,7 +89,7 @@ class _Progress:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._validation import GradstepError, check_int
+    from .._validation import check_int
 
     if args.list:
         from ..lab import registry
@@ -102,8 +102,9 @@ def run(args: argparse.Namespace) -> int:
     seed = check_int("seed", args.seed, 0)
     experiments = _select(args)
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise GradstepError(f"Argument `--out` must be a folder; {str(out)!r} is a file.")
+    from ..run.folders import prepare_folder
+
+    prepare_folder(out)  # a file, a path under a file or an unwritable place: refused before any experiment
 
     from ..lab import report
 

@@ -10,19 +10,28 @@ S = argparse.SUPPRESS
 # flag -> (RunConfig field or optimizer argument, type, help)
 RUN_FLAGS = {
     "--data": ("data", str, "dataset name (digits, moons, circles, spirals, blobs) or a .npz/.csv/IDX path"),
-    "--hidden": ("hidden", str, "hidden widths: 128,64 is two layers, 64x30 is thirty layers of 64"),
+    "--task": ("task", str, "classification (integer labels) or regression (numeric targets of a file)"),
+    "--hidden": (
+        "hidden",
+        str,
+        "hidden widths: 128,64 is two layers, 64x30 is thirty layers of 64, none is no hidden layer",
+    ),
     "--activation": ("activation", str, "hidden activation: relu, leaky_relu, tanh, sigmoid, linear"),
     "--init": ("init", str, "initializer name, or auto (He for ReLU, Xavier for tanh/sigmoid)"),
     "--optimizer": ("optimizer", str, "sgd, momentum, rmsprop, adam, adamw"),
-    "--lr": ("lr", float, "learning rate (default depends on the optimizer)"),
+    "--lr": ("lr", float, "learning rate"),
     "--schedule": ("schedule", str, "learning-rate schedule: constant, step, exponential, cosine"),
     "--warmup-steps": ("warmup_steps", int, "linear warm-up steps"),
     "--epochs": ("epochs", int, "number of epochs"),
     "--batch-size": ("batch_size", int, "mini-batch size (the training-set size is full-batch GD, 1 is SGD)"),
     "--seed": ("seed", int, "seed for initialization, split and batch order"),
     "--dtype": ("dtype", str, "float32 or float64"),
-    "--clip-norm": ("clip_norm", float, "clip gradients to this global norm"),
-    "--patience": ("patience", int, "stop early after this many epochs without val_loss improvement"),
+    "--clip-norm": ("clip_norm", float, "clip gradients to this global norm (default: no clipping)"),
+    "--patience": (
+        "patience",
+        int,
+        "stop early after this many epochs without val_loss improvement (default: never)",
+    ),
     "--checkpoint-every": ("checkpoint_every", int, "write the checkpoint every N epochs"),
 }
 
@@ -52,7 +61,10 @@ def _flag_help(uses: list[tuple[str, object]]) -> str:
 def add_run_flags(parser: argparse.ArgumentParser) -> None:
     """The flags that describe a run; shared by train, doctor and compare."""
     g = parser.add_argument_group("run")
+    defaults = _config_defaults()
     for flag, (dest, typ, help_) in RUN_FLAGS.items():
+        if dest in defaults:
+            help_ = f"{help_} (default: {defaults[dest]})"
         g.add_argument(flag, dest=dest, type=typ, default=S, help=help_)
     g.add_argument("--config", default=S, help="TOML file of run settings; flags override it")
     o = parser.add_argument_group("optimizer hyperparameters (each optimizer takes only its own)")
@@ -67,6 +79,27 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
             o.add_argument(flag, type=str, metavar="{" + ",".join(h.choices) + "}", **kw)
         else:
             o.add_argument(flag, type=float, metavar="X", **kw)
+
+
+def _config_defaults() -> dict[str, str]:
+    """Each run flag's default as the help shows it, read off RunConfig's fields (never copied here)."""
+    import dataclasses
+
+    from ..run import RunConfig
+
+    shown = {}
+    for f in dataclasses.fields(RunConfig):
+        if f.name == "lr":
+            from .. import optim
+
+            rates = ", ".join(f"{o} {optim.get(o).defaults()['lr']:g}" for o in optim.available())
+            shown["lr"] = f"the optimizer's own: {rates}"
+            continue
+        if f.default is dataclasses.MISSING or f.default is None:
+            continue  # clip_norm and patience (off) say so in their help
+        value = f.default
+        shown[f.name] = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+    return shown
 
 
 def config_from_args(args: argparse.Namespace):
@@ -100,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
     from .. import run as run_mod
     from .._json import dumps
     from .._validation import GradstepError
+    from ..run.folders import remove_created
 
     given = vars(args)
     out = given.get("out")
@@ -116,8 +150,14 @@ def run(args: argparse.Namespace) -> int:
         metrics = run_mod.resume(out, epochs=given.get("epochs"), quiet=args.quiet, progress=progress)
     else:
         cfg = config_from_args(args)
-        out = out or run_mod.next_run_dir()
-        metrics = run_mod.train(cfg, out, overwrite=args.overwrite, quiet=args.quiet, progress=progress)
+        claimed = out is None
+        out = out or run_mod.claim_run_dir()  # exclusive: parallel runs never share a folder
+        try:
+            metrics = run_mod.train(cfg, out, overwrite=args.overwrite, quiet=args.quiet, progress=progress)
+        except BaseException:
+            if claimed:
+                remove_created([out, out.parent])  # only what the failed run left empty
+            raise
     print(dumps({"out": str(out), **metrics}))
     sys.stdout.flush()
     return 0

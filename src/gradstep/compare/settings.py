@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import GradstepError, check_choice, check_int, check_real
+from .._validation import GradstepError, check_choice, check_int, check_positive, check_real
 
 __all__ = ["GridSpec", "plan", "LR_MODES"]
 
@@ -185,7 +185,7 @@ def _names(arg: str, names) -> list[str]:
 
 
 def _lr(value) -> float:
-    return check_real("lr", value, 0.0, low_open=True)
+    return check_positive("lr", value)
 
 
 def _check_dataset(config) -> None:

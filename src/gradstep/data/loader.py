@@ -144,12 +144,25 @@ def _encode_labels(name, y, task, dtype):
     if task != "classification":
         return None, y.astype(dtype)
     if not is_integral(y):
-        raise GradstepError(f"Dataset '{name}' has non-integer labels; pass task='regression' for them.")
+        raise GradstepError(
+            f"Dataset '{name}' has non-integer labels; pass task='regression' for them (--task regression): "
+            f"class labels must be integer ids, and these are {_describe_labels(y)}."
+        )
     classes, y = np.unique(y, return_inverse=True)
     y = y.astype(np.int64).reshape(-1)
     if len(classes) < 2:
         raise GradstepError(f"Dataset '{name}' needs at least 2 classes; its labels hold {len(classes)}.")
     return classes, y
+
+
+def _describe_labels(y) -> str:
+    """``50 distinct float values such as 0.0204``: what the labels look like, for an error message."""
+    values = np.unique(np.asarray(y).reshape(-1))
+    kind = "float" if values.dtype.kind == "f" else str(values.dtype)
+    odd = [v for v in values.tolist() if not (isinstance(v, (int, float)) and float(v).is_integer())]
+    example = odd[0] if odd else values[0]
+    example = f"{example:.3g}" if isinstance(example, float) else repr(example)
+    return f"{len(values)} distinct {kind} values such as {example}"
 
 
 def _check_no_noise(noise, source) -> None:

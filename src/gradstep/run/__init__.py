@@ -15,12 +15,12 @@ from __future__ import annotations
 from .build import Run, build, loss_name
 from .config import RunConfig, parse_hidden
 from .execute import evaluate_checkpoint, resume, train
+from .folders import claim_run_dir, next_run_dir, prepare_folder
 from .store import (
     CHECKPOINT_NAME,
     Checkpoint,
     CheckpointError,
     load_training_checkpoint,
-    next_run_dir,
     restore,
     save_checkpoint,
     write_history,
@@ -40,6 +40,8 @@ __all__ = [
     "load_training_checkpoint",
     "write_history",
     "next_run_dir",
+    "claim_run_dir",
+    "prepare_folder",
     "CHECKPOINT_NAME",
     "Checkpoint",
     "CheckpointError",

@@ -7,11 +7,13 @@ split, the same initial weights, the same optimizer and the same learning-rate s
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .._validation import GradstepError
 from .config import RunConfig
 
 __all__ = ["Run", "build", "loss_name"]
@@ -69,16 +71,50 @@ def build(config: RunConfig, *, dataset=None) -> Run:
             val_fraction=config.val_fraction,
             test_fraction=config.test_fraction,
             dtype=dtype,
+            # Explicit, never guessed: float labels are refused unless the run asked for regression.
+            **({"task": config.task} if config.is_file_dataset else {}),
         )
     n_out = dataset.n_classes if dataset.n_classes > 2 else 1
     sizes = (dataset.n_features, *config.hidden, n_out)
-    model = MLP(sizes, activation=config.activation, init=config.init_name, rng=config.seed, dtype=dtype)
-    optimizer = optim.create(
-        config.optimizer, [model.params], lr=config.learning_rate, **config.optimizer_args
-    )
+    check_fits_in_memory(sizes, dtype)
+    try:
+        model = MLP(sizes, activation=config.activation, init=config.init_name, rng=config.seed, dtype=dtype)
+        optimizer = optim.create(
+            config.optimizer, [model.params], lr=config.learning_rate, **config.optimizer_args
+        )
+    except MemoryError:
+        raise GradstepError(
+            f"A network of layer sizes {list(sizes)} ({n_parameters(sizes):,} parameters) does not fit "
+            f"in memory; use fewer or narrower hidden layers."
+        ) from None
     total_steps = config.epochs * data_mod.n_batches(len(dataset.X_train), config.batch_size)
     schedule = for_run(config.schedule, config.learning_rate, total_steps, config.warmup_steps)
     return Run(config, dataset, model, optimizer, TrainState(), loss_name(dataset), schedule)
+
+
+def n_parameters(sizes) -> int:
+    """Weights and biases of an MLP with these layer sizes: sum of (fan_in + 1) x fan_out."""
+    return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+
+
+# Parameters, gradients and up to three optimizer arrays of the same size (Adam with AMSGrad).
+_COPIES = 5
+
+
+def check_fits_in_memory(sizes, dtype) -> None:
+    """Refuse, before allocating anything, a network whose training arrays exceed physical memory."""
+    n = n_parameters(sizes)
+    need = n * np.dtype(dtype).itemsize * _COPIES
+    try:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not on this platform: MemoryError is still caught
+        return
+    if need > have:
+        raise GradstepError(
+            f"A network of layer sizes {list(sizes)} has {n:,} parameters, which with their gradients "
+            f"and optimizer state need about {need / 2**30:,.0f} GiB, more than this machine's "
+            f"{have / 2**30:,.0f} GiB; use fewer or narrower hidden layers."
+        )
 
 
 def loss_name(dataset) -> str:

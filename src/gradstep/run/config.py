@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._validation import GradstepError, check_choice, check_int, check_real, looks_like_path, unknown_name
+from .._validation import (
+    GradstepError,
+    check_choice,
+    check_int,
+    check_positive,
+    check_real,
+    looks_like_path,
+    unknown_name,
+)
 
 __all__ = ["RunConfig", "parse_hidden"]
 
@@ -21,12 +29,19 @@ DTYPES = ("float32", "float64")
 def parse_hidden(text: str | int | list | tuple) -> tuple[int, ...]:
     """Hidden widths from ``"128,64"`` (two layers), ``"64x30"`` (30 layers of 64), ``"256,64x4"`` or a list.
 
-    Commas separate layers; ``WxN`` repeats width W N times. An empty string means no hidden layer.
+    Commas separate layers; ``WxN`` repeats width W N times. ``"none"`` means no hidden layer (a linear
+    or logistic model); an empty string is refused, since it is far more often a mistake than a choice.
     """
     if isinstance(text, int) and not isinstance(text, bool):
         return (check_int("hidden", text, 1),)
     if isinstance(text, (list, tuple)):
         return tuple(check_int("hidden", h, 1) for h in text)
+    if str(text).strip().lower() == "none":
+        return ()
+    if not str(text).strip():
+        raise GradstepError(
+            "Argument `hidden` is empty; give widths such as 128,64, or 'none' for no hidden layer."
+        )
     out: list[int] = []
     for part in str(text).split(","):
         part = part.strip().lower()
@@ -51,6 +66,7 @@ class RunConfig:
     """Everything that defines a training run. Defaults are the README's main job."""
 
     data: str = "digits"
+    task: str = "classification"
     hidden: tuple[int, ...] = (256, 128)
     activation: str = "relu"
     init: str = "auto"
@@ -79,6 +95,12 @@ class RunConfig:
         # A path is a dataset too; only a bare name is checked against the built-in list.
         if not looks_like_path(self.data, data.available()):
             check_choice("dataset", self.data, data.available())
+        check_choice("task", self.task, data.TASKS)
+        if self.task == "regression" and not self.is_file_dataset:
+            raise GradstepError(
+                f"Argument `task`='regression' needs a dataset file with numeric targets; the built-in "
+                f"'{self.data}' is a classification dataset."
+            )
         check_choice("activation", self.activation, activations.available())
         if self.init != "auto":
             init.get(self.init)
@@ -89,17 +111,22 @@ class RunConfig:
         for k in self.optimizer_args:
             if k not in accepted:
                 raise unknown_name(f"argument for optimizer '{self.optimizer}'", k, accepted)
-        if self.lr is not None:
-            check_real("lr", self.lr, 0.0, low_open=True)
+        # The rate used is stored, never None: config.json and the checkpoint say what the run ran at.
+        set_(self, "lr", opt_cls.defaults()["lr"] if self.lr is None else check_positive("lr", self.lr))
         check_int("warmup_steps", self.warmup_steps, 0)
         check_int("epochs", self.epochs, 1, 100_000)
         check_int("batch_size", self.batch_size, 1)
         check_int("seed", self.seed, 0, 2**32 - 1)
         check_int("checkpoint_every", self.checkpoint_every, 1)
         if self.clip_norm is not None:
-            check_real("clip_norm", self.clip_norm, 0.0, low_open=True)
+            check_positive("clip_norm", self.clip_norm)
         if self.patience is not None:
             check_int("patience", self.patience, 1)
+            if self.val_fraction == 0:
+                raise GradstepError(
+                    f"Argument `patience` needs a validation split to watch; val_fraction is 0. "
+                    f"Received: patience={self.patience}"
+                )
         check_real("val_fraction", self.val_fraction, 0.0, 0.5, high_open=True)
         check_real("test_fraction", self.test_fraction, 0.0, 0.5, low_open=True, high_open=True)
         set_(self, "optimizer_args", dict(self.optimizer_args))
@@ -110,10 +137,14 @@ class RunConfig:
 
     @property
     def learning_rate(self) -> float:
-        """``lr``, or the optimizer's own default learning rate when ``lr`` is None."""
-        from .. import optim
+        """``lr``: the rate given, or the optimizer's own default when none was (resolved at construction)."""
+        return self.lr
 
-        return self.lr if self.lr is not None else optim.get(self.optimizer).defaults()["lr"]
+    @property
+    def is_file_dataset(self) -> bool:
+        from .. import data
+
+        return looks_like_path(self.data, data.available())
 
     @property
     def init_name(self) -> str:

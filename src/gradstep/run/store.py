@@ -27,6 +27,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 import os
 import struct
 import tempfile
@@ -56,10 +57,12 @@ __all__ = [
     "restore",
     "write_json",
     "write_history",
-    "next_run_dir",
+    "RUN_FILES",
 ]
 
 CHECKPOINT_NAME = "checkpoint.gradstep"
+# What a run writes into its folder; --overwrite replaces exactly these.
+RUN_FILES = (CHECKPOINT_NAME, "config.json", "history.json", "history.csv", "metrics.json", "curves.png")
 _KIND = "gradstep.training"
 
 MAGIC = b"GRADSTEP"
@@ -201,23 +204,51 @@ def load(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"{path} is corrupt: its checksum does not match (truncated or modified)")
     start = _PREFIX.size
     try:
-        header = json.loads(body[start : start + header_len].decode())
+        # NaN and Infinity are not JSON: a header holding them was not written by save().
+        header = json.loads(body[start : start + header_len].decode(), parse_constant=_reject_constant)
         meta, entries = header["meta"], header["arrays"]
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError):
         raise CheckpointError(f"{path} is corrupt: its header cannot be read") from None
+    if not isinstance(meta, dict) or not isinstance(entries, list):
+        raise CheckpointError(f"{path} is corrupt: its header is not laid out as a checkpoint's")
 
     payload = memoryview(body)[start + header_len :]
     arrays = {}
     for e in entries:
-        try:
-            dtype = np.dtype(e["dtype"]) if e["dtype"] in _DTYPES else None
-            shape, off, n = tuple(int(s) for s in e["shape"]), int(e["offset"]), int(e["nbytes"])
-        except (KeyError, TypeError, ValueError):
-            dtype = None
-        if dtype is None or off < 0 or off + n > len(payload) or n != dtype.itemsize * int(np.prod(shape)):
-            raise CheckpointError(f"{path} is corrupt: array entry {e.get('name')!r} is inconsistent")
-        arrays[e["name"]] = np.frombuffer(payload[off : off + n], dtype=dtype).reshape(shape).copy()
+        name, dtype, shape, off, n = _array_entry(e)
+        if (
+            dtype is None
+            or name in arrays
+            or off + n > len(payload)
+            or n != dtype.itemsize * math.prod(shape)
+        ):
+            raise CheckpointError(f"{path} is corrupt: array entry {name!r} is inconsistent")
+        a = np.frombuffer(payload[off : off + n], dtype=dtype).reshape(shape).copy()
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            raise CheckpointError(f"{path} is corrupt: array {name!r} holds non-finite values")
+        arrays[name] = a
     return Checkpoint(arrays=arrays, meta=meta)
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _array_entry(e) -> tuple:
+    """(name, dtype, shape, offset, nbytes) of a header's array entry; dtype None when malformed."""
+    bad = (e.get("name") if isinstance(e, dict) else None, None, (), 0, 0)
+    if not isinstance(e, dict) or not isinstance(e.get("name"), str):
+        return bad
+    if not isinstance(e.get("dtype"), str) or e["dtype"] not in _DTYPES:
+        return bad
+    shape, off, n = e.get("shape"), e.get("offset"), e.get("nbytes")
+    if not isinstance(shape, list) or not all(_is_count(d) for d in shape + [off, n]):
+        return bad
+    return e["name"], np.dtype(e["dtype"]), tuple(shape), off, n
+
+
+def _is_count(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
 
 
 # ------------------------------------------------------------------------------ a run's checkpoint
@@ -239,11 +270,76 @@ def save_checkpoint(path: str | Path, run: Run) -> Path:
 
 
 def load_training_checkpoint(path: str | Path) -> Checkpoint:
-    """:func:`load`, refusing a file that is not a training run's checkpoint."""
+    """:func:`load`, refusing a file that is not a whole, consistent training run's checkpoint."""
     c = load(path)
-    if c.meta.get("kind") != _KIND:
-        raise CheckpointError(f"{path} is not a training checkpoint")
+    check_training_meta(c.meta, path)
     return c
+
+
+# The meta a training checkpoint must hold, and the type of each part.
+_META = {"kind": str, "config": dict, "model": dict, "optimizer": dict, "state": dict}
+_OPTIMIZER_META = {"name": str, "hyperparams": dict, "t": int, "state_names": list, "n_arrays": int}
+_STATE_META = {"epoch": int, "batch": int, "step": int, "history": list, "running": dict}
+_RECORD_NUMBERS = ("epoch", "step", "train_loss", "train_accuracy", "lr", "seconds")
+
+
+def check_training_meta(meta: dict, path) -> None:
+    """Raise :class:`CheckpointError` unless ``meta`` has every part a training run's checkpoint has,
+    each of the right type, its configuration valid and its position consistent with it."""
+    from .config import RunConfig
+
+    if meta.get("kind") != _KIND:
+        raise CheckpointError(f"{path} is not a training checkpoint")
+    _require(meta, _META, path, "")
+    _require(meta["optimizer"], _OPTIMIZER_META, path, "optimizer ")
+    _require(meta["state"], _STATE_META, path, "state ")
+    try:
+        config = RunConfig.from_dict(meta["config"])
+    except GradstepError as exc:
+        raise CheckpointError(f"{path} holds an invalid run configuration: {exc}") from None
+    except (TypeError, ValueError, AttributeError):
+        raise CheckpointError(f"{path} holds an invalid run configuration") from None
+    _check_state(meta["state"], config, path)
+
+
+def _require(d: dict, types: dict, path, what: str) -> None:
+    for key, typ in types.items():
+        value = d.get(key)
+        if not isinstance(value, typ) or (typ is int and (isinstance(value, bool) or value < 0)):
+            raise CheckpointError(f"{path} is inconsistent: its {what}{key!r} is missing or malformed")
+
+
+def _check_state(state: dict, config, path) -> None:
+    from ..train import TrainState
+
+    known = {f for f in TrainState.__dataclass_fields__}
+    if not set(state) <= known or not isinstance(state.get("stopped_early", False), bool):
+        raise CheckpointError(f"{path} is inconsistent: its training state has unknown or malformed parts")
+    initial = state.get("initial_loss")
+    if initial is not None and (not _is_number(initial) or not math.isfinite(initial)):
+        raise CheckpointError(f"{path} is inconsistent: its initial loss is not a finite number")
+    history = state["history"]
+    if len(history) != state["epoch"] or state["epoch"] > config.epochs:
+        raise CheckpointError(
+            f"{path} is inconsistent: it records {len(history)} epochs of history at epoch {state['epoch']} "
+            f"of {config.epochs}"
+        )
+    for r in history:
+        if not isinstance(r, dict) or not all(_is_number(r.get(k)) for k in _RECORD_NUMBERS):
+            raise CheckpointError(f"{path} is inconsistent: its history holds a malformed epoch record")
+        if not isinstance(r.get("grad_norms"), list) or not all(_is_number(g) for g in r["grad_norms"]):
+            raise CheckpointError(f"{path} is inconsistent: its history holds malformed gradient norms")
+    running = state["running"]
+    if running and not (
+        all(_is_number(running.get(k)) for k in ("loss_sum", "correct", "seen", "seconds"))
+        and isinstance(running.get("grad_norm_sums"), list)
+        and all(_is_number(g) for g in running["grad_norm_sums"])
+    ):
+        raise CheckpointError(f"{path} is inconsistent: its running sums of the epoch are malformed")
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def restore(source: str | Path | Checkpoint, run: Run) -> None:
@@ -253,8 +349,7 @@ def restore(source: str | Path | Checkpoint, run: Run) -> None:
     c = source if isinstance(source, Checkpoint) else load(source)
     path = "the checkpoint" if isinstance(source, Checkpoint) else source
     meta = c.meta
-    if meta.get("kind") != _KIND:
-        raise CheckpointError(f"{path} is not a training checkpoint")
+    check_training_meta(meta, path)
     if meta.get("model") != jsonable(run.model.config()):
         raise CheckpointError(
             f"{path} holds a model of another architecture ({_describe(meta.get('model'))}) than this run's "
@@ -265,10 +360,34 @@ def restore(source: str | Path | Checkpoint, run: Run) -> None:
         raise CheckpointError(f"{path} has parameters that do not fit this model")
     prefix = "optimizer/"
     opt_arrays = {k[len(prefix) :]: a for k, a in c.arrays.items() if k.startswith(prefix)}
+    state = TrainState.from_dict(meta["state"])
+    _check_position(state, run, path)
     # The optimizer checks everything before it changes anything; only then are parameters copied.
-    run.optimizer.load_flat_state_dict(meta["optimizer"], opt_arrays)
+    try:
+        run.optimizer.load_flat_state_dict(meta["optimizer"], opt_arrays)
+    except GradstepError as exc:
+        raise CheckpointError(f"{path} cannot be restored: {exc}") from None
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+        raise CheckpointError(f"{path} is inconsistent: its optimizer state is malformed") from None
     run.model.params[...] = params
-    run.state = TrainState.from_dict(meta["state"])
+    run.state = state
+
+
+def _check_position(state, run: Run, path) -> None:
+    """The loop's position must be one this run can be at: step = epoch x batches per epoch + batch."""
+    from ..data import n_batches
+
+    per_epoch = n_batches(len(run.data.X_train), run.config.batch_size)
+    n_layers = len(run.model.layers)
+    ok = state.batch < per_epoch and state.step == state.epoch * per_epoch + state.batch
+    ok &= all(len(r["grad_norms"]) == n_layers for r in state.history)
+    ok &= not state.running or len(state.running["grad_norm_sums"]) == n_layers
+    ok &= state.batch == 0 or bool(state.running)
+    if not ok:
+        raise CheckpointError(
+            f"{path} is inconsistent: epoch {state.epoch}, batch {state.batch} and step {state.step} are "
+            f"not a position of this run ({per_epoch} batches per epoch, {n_layers} layers)"
+        )
 
 
 def _describe(model_cfg) -> str:
@@ -297,12 +416,3 @@ def write_history(out: Path, history: list[dict[str, Any]]) -> None:
     for r in history:
         w.writerow([r.get(c, "") for c in cols] + list(r["grad_norms"]))
     atomic_write_bytes(out / "history.csv", buf.getvalue().encode())
-
-
-def next_run_dir(root: str | Path = "runs", prefix: str = "train") -> Path:
-    """The first free ``root/prefix-NNN`` folder, so a new run never overwrites an old one."""
-    root = Path(root)
-    i = 1
-    while (root / f"{prefix}-{i:03d}").exists():
-        i += 1
-    return root / f"{prefix}-{i:03d}"
