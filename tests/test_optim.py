@@ -20,6 +20,7 @@ from gradstep.optim import (
     LARS,
     SGD,
     Adadelta,
+    Adafactor,
     Adagrad,
     Adam,
     Adamax,
@@ -108,6 +109,15 @@ CASES = [
     Case("muon", Muon, {}, 0.1, 0.03),
     Case("muon_plain_momentum", Muon, {"nesterov": False, "adjust_lr": "match_rms_adamw"}, 0.1, 0.03),
     Case("lars_nesterov_wd", LARS, {"eta": 1.0, "nesterov": True, "weight_decay": 1e-3}, 0.03, 0.03),
+    # Adafactor's step is lr * RMS(w) per parameter (the relative step), its rate a ceiling.
+    Case("adafactor", Adafactor, {}, 0.1, 0.01),
+    Case(
+        "adafactor_all_options",
+        Adafactor,
+        {"beta2_decay": -0.5, "eps1": 1e-20, "eps2": 1e-2, "d": 2.0, "weight_decay": 0.01},
+        0.1,
+        0.01,
+    ),
 ]
 
 each_case = pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -139,8 +149,8 @@ def run(opt, params, steps, start=0):
 
 def test_registry_names():
     assert optim.available() == [
-        "adadelta", "adagrad", "adam", "adamax", "adamw", "lamb", "lars", "lion", "momentum", "muon",
-        "nadam", "nadamw", "radam", "radamw", "rmsprop", "sgd",
+        "adadelta", "adafactor", "adagrad", "adam", "adamax", "adamw", "lamb", "lars", "lion", "momentum",
+        "muon", "nadam", "nadamw", "radam", "radamw", "rmsprop", "sgd",
     ]  # fmt: skip
     for name, cls in [
         ("sgd", SGD),
@@ -155,6 +165,7 @@ def test_registry_names():
         ("radam", RAdam),
         ("radamw", RAdamW),
         ("adadelta", Adadelta),
+        ("adafactor", Adafactor),
         ("lion", Lion),
         ("lamb", LAMB),
         ("lars", LARS),
@@ -182,7 +193,7 @@ def test_hyperparams_rebuild_the_same_optimizer(case):
 @pytest.mark.parametrize(
     "module",
     ["sgd", "rmsprop", "adam", "adagrad", "adamax", "nadam", "radam", "adadelta", "lion", "wrappers"]
-    + ["hyperparameters", "lamb", "lars", "muon"],
+    + ["hyperparameters", "lamb", "lars", "muon", "adafactor"],
 )
 def test_docstring_examples_run(module):
     import importlib

@@ -11,6 +11,7 @@ from gradstep.optim import (
     LARS,
     SGD,
     Adadelta,
+    Adafactor,
     Adagrad,
     Adam,
     Adamax,
@@ -193,9 +194,29 @@ BAD_INPUTS = [
         id="muon_adamw_eps_zero",
     ),
     pytest.param(
+        lambda: Adafactor(P(), beta2_decay=0.5),
+        r"Argument `beta2_decay` must be a finite number in \[-inf, 0\.0\]\. Received: beta2_decay=0\.5",
+        id="adafactor_beta2_decay_positive",
+    ),
+    pytest.param(
+        lambda: Adafactor(P(), eps1=-1e-30),
+        r"Argument `eps1` .*\[0\.0, inf\]\. Received: eps1=-1e-30",
+        id="adafactor_eps1_negative",
+    ),
+    pytest.param(
+        lambda: Adafactor(P(), eps1="auto"),
+        r"Argument `eps1` must be a real number in \[0\.0, inf\]\. Received: eps1='auto'",
+        id="adafactor_eps1_string",
+    ),
+    pytest.param(
+        lambda: Adafactor(P(), d=0.5),
+        r"Argument `d` must be a finite number in \[1\.0, inf\]\. Received: d=0\.5",
+        id="adafactor_d_below_one",
+    ),
+    pytest.param(
         lambda: optim.get("adma"),
-        r"Unknown optimizer 'adma'; did you mean 'adam'\? Known: adadelta, adagrad, adam, adamax, adamw, "
-        r"lamb, lars, lion, momentum, muon, nadam, nadamw, radam, radamw, rmsprop, sgd\.",
+        r"Unknown optimizer 'adma'; did you mean 'adam'\? Known: adadelta, adafactor, adagrad, adam, adamax, "
+        r"adamw, lamb, lars, lion, momentum, muon, nadam, nadamw, radam, radamw, rmsprop, sgd\.",
         id="get_misspelled",
     ),
     pytest.param(
@@ -343,7 +364,7 @@ STEP_MISUSE = [
 
 
 @pytest.mark.parametrize(("grads", "message"), STEP_MISUSE)
-@pytest.mark.parametrize("cls", [SGD, Momentum, RMSprop, Adam, AdamW, LAMB, LARS, Muon])
+@pytest.mark.parametrize("cls", [SGD, Momentum, RMSprop, Adam, AdamW, LAMB, LARS, Muon, Adafactor])
 def test_step_misuse_raises_and_changes_nothing(cls, grads, message):
     params = P()
     opt = cls(params)
@@ -467,6 +488,12 @@ BAD_CHECKPOINTS = [
         lambda: {**_saved(RAdam, P()), "hyperparams": {**RAdam(P()).hyperparams(), "amsgrad": True}},
         lambda: RAdam(P()),
         r"Optimizer state has hyperparameters 'radam' does not take",
+    ),
+    (
+        "adafactor_factored_shape",
+        lambda: _saved(Adafactor, [np.zeros((2, 3)), np.zeros(3)]),
+        lambda: Adafactor([np.zeros((3, 3)), np.zeros(3)]),
+        r"Optimizer state 'S_row'\[0\] has shape \(2, 1\) but this optimizer keeps it with shape \(3, 1\)",
     ),
     (
         "not_a_dict",

@@ -9,6 +9,7 @@ from typing import Any
 
 from .._validation import lookup
 from .adadelta import Adadelta
+from .adafactor import Adafactor
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .adamax import Adamax
@@ -43,6 +44,7 @@ __all__ = [
     "RAdam",
     "RAdamW",
     "Adadelta",
+    "Adafactor",
     "Lion",
     "get",
     "create",
