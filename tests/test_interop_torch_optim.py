@@ -89,6 +89,12 @@ CASES = [
     ("adafactor", "adafactor", {"lr": 0.01}),
     ("adafactor_all", "adafactor",
      {"lr": 0.05, "beta2_decay": -0.5, "eps1": 1e-20, "eps2": 1e-2, "d": 2.0, "weight_decay": 0.1}),
+    ("sgd_schedulefree", "sgd_schedulefree", {"lr": 0.1}),
+    ("sgd_schedulefree_all", "sgd_schedulefree",
+     {"lr": 0.1, "beta": 0.8, "warmup": 5, "r": 1.0, "weight_lr_power": 1.0, "weight_decay": 0.05}),
+    ("adamw_schedulefree", "adamw_schedulefree", {"lr": 0.01}),
+    ("adamw_schedulefree_all", "adamw_schedulefree",
+     {"lr": 0.01, "beta1": 0.8, "beta2": 0.99, "warmup": 5, "r": 1.0, "weight_decay": 0.1}),
 ]  # fmt: skip
 
 # The cases that a torch.optim built-in computes with the same formula: (kwargs -> torch optimizer).
@@ -389,7 +395,7 @@ def test_load_state_dict_rejects_wrong_shapes_and_state_names():
 CLASSES = [
     gt.SGD, gt.Momentum, gt.RMSprop, gt.Adam, gt.AdamW,
     gt.Adagrad, gt.Adamax, gt.NAdam, gt.NAdamW, gt.RAdam, gt.RAdamW, gt.Adadelta, gt.Lion,
-    gt.LAMB, gt.LARS, gt.Muon, gt.Adafactor,
+    gt.LAMB, gt.LARS, gt.Muon, gt.Adafactor, gt.SGDScheduleFree, gt.AdamWScheduleFree,
 ]  # fmt: skip
 
 
@@ -430,6 +436,8 @@ BAD_ARGS = [
     ("adadelta", {"rho": 1.0}, "Argument `rho`"),
     ("lion", {"beta1": 1.5}, r"Argument `beta1` must be a finite number in \[0.0, 1.0\]"),
     ("adafactor", {"d": 0.5}, r"Argument `d` must be a finite number in \[1.0, inf\]"),
+    ("sgd_schedulefree", {"warmup": -1}, "Argument `warmup`"),
+    ("adamw_schedulefree", {"beta1": 1.0}, r"Argument `beta1` must be a finite number in \[0.0, 1.0\)"),
 ]
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gradstep.optim import Adafactor
+from gradstep import GradstepError
+from gradstep.optim import SGD, Adafactor, Adam, AdamWScheduleFree, SGDScheduleFree
 
 # --- Adafactor --------------------------------------------------------------------------------------------
 
@@ -101,3 +102,191 @@ def test_adafactor_torch_default_eps_pair_maps_to_eps1_eps2():
     assert {k: ref[k] for k in ("lr", "beta2_decay", "d", "weight_decay")} == {
         k: Adafactor.defaults()[k] for k in ("lr", "beta2_decay", "d", "weight_decay")
     }
+
+
+# --- Schedule-Free ----------------------------------------------------------------------------------------
+
+
+def _paper(w0, grads_at, steps, lr, beta, warmup=0, r=0.0, power=2.0, adam=None):
+    """The paper's algorithm with x, y and z all explicit (Defazio et al., Algorithm 1 / the package's
+    reference form): y = (1-beta) z + beta x; z -= gamma u(y); x = (1-c) x + c z."""
+    x, z, S, weight_sum, lr_max, ys = w0.copy(), w0.copy(), np.zeros_like(w0), 0.0, 0.0, []
+    for t in range(1, steps + 1):
+        y = (1 - beta) * z + beta * x
+        g = grads_at(y)
+        gamma = lr * min(1.0, t / warmup) if warmup else lr
+        if adam is None:
+            u = g
+        else:
+            beta2, eps = adam
+            S = beta2 * S + (1 - beta2) * g * g
+            gamma *= np.sqrt(1 - beta2**t)
+            u = g / (np.sqrt(S) + eps)
+        lr_max = max(lr_max, gamma)
+        weight = t**r * lr_max**power
+        weight_sum += weight
+        c = weight / weight_sum
+        z = z - gamma * u
+        x = (1 - c) * x + c * z
+        ys.append(((1 - beta) * z + beta * x, x))
+    return ys
+
+
+def _quadratic_grad(h):
+    return lambda w: h * w
+
+
+SF_CASES = [
+    ("sgd", lambda p: SGDScheduleFree(p, lr=0.3, beta=0.9), dict(lr=0.3, beta=0.9)),
+    ("sgd_warmup_r",
+     lambda p: SGDScheduleFree(p, lr=0.3, beta=0.7, warmup=4, r=1.0, weight_lr_power=1.0),
+     dict(lr=0.3, beta=0.7, warmup=4, r=1.0, power=1.0)),
+    ("adamw", lambda p: AdamWScheduleFree(p, lr=0.05), dict(lr=0.05, beta=0.9, adam=(0.999, 1e-8))),
+    ("adamw_warmup", lambda p: AdamWScheduleFree(p, lr=0.05, beta1=0.5, beta2=0.9, warmup=3, r=0.5),
+     dict(lr=0.05, beta=0.5, warmup=3, r=0.5, adam=(0.9, 1e-8))),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("make", "paper"), [c[1:] for c in SF_CASES], ids=[c[0] for c in SF_CASES])
+def test_schedulefree_follows_the_papers_three_sequences(make, paper):
+    """The y-only form (the package's, gradstep's) against x, y, z computed explicitly, step by step;
+    eval_parameters() shows x, and the parameters are y again after it."""
+    h, w0 = np.array([1.0, 4.0, 0.5]), np.array([1.0, -2.0, 3.0])
+    expected = _paper(w0, _quadratic_grad(h), 12, **paper)
+    w = w0.copy()
+    opt = make([w])
+    for y_ref, x_ref in expected:
+        opt.step([h * w])
+        np.testing.assert_allclose(w, y_ref, rtol=1e-13, atol=1e-14)
+        before = w.copy()
+        with opt.eval_parameters():
+            np.testing.assert_allclose(w, x_ref, rtol=1e-13, atol=1e-14)
+        np.testing.assert_array_equal(w, before)
+
+
+def test_schedulefree_first_steps_by_hand():
+    w = np.array([1.0, -2.0])
+    opt = SGDScheduleFree([w], lr=0.5, beta=0.9, warmup=2)
+    opt.step([np.array([1.0, 1.0])])  # gamma = 0.25, c = 1: y = z = x = w0 - 0.25 g
+    np.testing.assert_array_equal(w, [0.75, -2.25])
+    assert opt.scalars == {"weight_sum": 0.0625, "lr_max": 0.25}
+    opt.step([np.array([2.0, 0.0])])  # gamma = 0.5, weight 0.25: c = 0.25/0.3125 = 0.8
+    z = np.array([0.75 - 1.0, -2.25])
+    x = 0.2 * np.array([0.75, -2.25]) + 0.8 * z
+    np.testing.assert_allclose(opt.state["z"][0], z, rtol=0, atol=1e-16)
+    np.testing.assert_allclose(w, 0.1 * z + 0.9 * x, rtol=0, atol=1e-15)
+    assert opt.scalars == {"weight_sum": 0.3125, "lr_max": 0.5}
+
+
+def test_schedulefree_with_beta_zero_is_plain_sgd_and_rmsprop_like_adam():
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=5), None
+    b = a.copy()
+    sf, sgd = SGDScheduleFree([a], lr=0.1, beta=0.0), SGD([b], lr=0.1)
+    for _ in range(20):
+        g = a + 0.3 * rng.normal(size=5)
+        sf.step([g])
+        sgd.step([g])
+    np.testing.assert_array_equal(a, b)  # y = z, and each step is w - lr*g
+    np.testing.assert_array_equal(sf.state["z"][0], a)
+    # AdamW's: no first moment, the bias correction in the rate: Adam(beta1=0) in Keras's "hat" form.
+    a = rng.normal(size=5)
+    b = a.copy()
+    sf = AdamWScheduleFree([a], lr=0.01, beta1=0.0, backend="numpy")
+    adam = Adam([b], lr=0.01, beta1=0.0, eps_mode="hat", backend="numpy")
+    for _ in range(20):
+        g = a + 0.3 * rng.normal(size=5)
+        sf.step([g])
+        adam.step([g])
+    np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-15)
+    with pytest.raises(GradstepError, match=r"needs an interpolation beta > 0"):
+        with sf.eval_parameters():
+            pass
+    np.testing.assert_array_equal(sf.params[0], a)
+
+
+def test_schedulefree_zero_rate_keeps_the_average_weightless():
+    w = np.array([1.0, 2.0])
+    opt = SGDScheduleFree([w], lr=0.0)
+    opt.step([np.ones(2)])
+    assert opt.scalars == {"weight_sum": 0.0, "lr_max": 0.0}  # c = 0, not 0/0
+    opt.lr = 0.1
+    opt.step([np.ones(2)])  # the first weighted step: c = 1
+    np.testing.assert_allclose(w, [0.9, 1.9], rtol=0, atol=1e-16)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16], ids=["float32", "float16"])
+def test_eval_parameters_restores_the_exact_bits_even_after_an_error(dtype):
+    rng = np.random.default_rng(5)
+    w = rng.normal(size=(3, 4)).astype(dtype)
+    opt = AdamWScheduleFree([w], lr=0.1)
+    for _ in range(7):
+        opt.step([(w + rng.normal(size=w.shape)).astype(dtype)])
+    y = w.copy()
+    with pytest.raises(RuntimeError):
+        with opt.eval_parameters():
+            assert not np.array_equal(w, y)
+            raise RuntimeError("evaluation failed")
+    np.testing.assert_array_equal(w, y)
+    assert w.dtype == dtype
+
+
+def test_schedulefree_average_converges_on_the_noisy_quadratic():
+    """With no schedule, the average x (what evaluation sees) ends far closer to the minimum than the
+    noisy iterate would at a constant rate; the loss at x falls below 1e-3 of its start."""
+    rng = np.random.default_rng(6)
+    h = np.array([1.0, 100.0])
+    for make in (lambda p: SGDScheduleFree(p, lr=0.005), lambda p: AdamWScheduleFree(p, lr=0.05)):
+        w = np.array([1.0, 1.0])
+        opt = make([w])
+        for _ in range(400):
+            opt.step([h * w + 0.1 * rng.normal(size=2)])
+        with opt.eval_parameters():
+            loss_x = 0.5 * float(np.sum(h * w * w))
+        assert loss_x < 1e-3 * 50.5
+
+
+def test_schedulefree_flat_checkpoint_carries_the_scalars():
+    rng = np.random.default_rng(7)
+    a = rng.normal(size=4)
+    opt = SGDScheduleFree([a], lr=0.1, warmup=3)
+    for _ in range(5):
+        opt.step([a.copy()])
+    header, arrays = opt.flat_state_dict()
+    assert header["scalars"] == opt.scalars
+    b = a.copy()
+    twin = SGDScheduleFree([b], lr=0.7)
+    twin.load_flat_state_dict(header, arrays)
+    for _ in range(5):
+        opt.step([a.copy()])
+        twin.step([b.copy()])
+    np.testing.assert_array_equal(a, b)
+    assert twin.scalars == opt.scalars
+
+
+def test_schedulefree_torch_twin_scalars_eval_and_numpy_handover():
+    torch = pytest.importorskip("torch")
+    from gradstep.interop import torch as gt
+
+    rng = np.random.default_rng(8)
+    w0 = rng.normal(size=(3, 2))
+    grads = [rng.normal(size=(3, 2)) for _ in range(10)]
+    straight = AdamWScheduleFree([w0.copy()], lr=0.05, warmup=3, weight_decay=0.1, backend="numpy")
+    half = AdamWScheduleFree([w0.copy()], lr=0.05, warmup=3, weight_decay=0.1, backend="numpy")
+    for k in range(10):
+        straight.step([grads[k]])
+        if k < 5:
+            half.step([grads[k]])
+    t = torch.tensor(half.params[0], requires_grad=True)
+    opt = gt.from_numpy_config(half, [t])
+    assert opt.param_groups[0]["weight_sum"] == half.scalars["weight_sum"]
+    for k in range(5, 10):
+        t.grad = torch.from_numpy(grads[k])
+        opt.step()
+    np.testing.assert_allclose(t.detach().numpy(), straight.params[0], rtol=0, atol=1e-15)
+    assert opt.state_dict()["param_groups"][0]["lr_max"] == pytest.approx(
+        straight.scalars["lr_max"], rel=1e-15
+    )
+    with straight.eval_parameters(), opt.eval_parameters():
+        np.testing.assert_allclose(t.detach().numpy(), straight.params[0], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(t.detach().numpy(), straight.params[0], rtol=0, atol=1e-15)

@@ -16,6 +16,7 @@ from gradstep.optim import (
     Adam,
     Adamax,
     AdamW,
+    AdamWScheduleFree,
     Lion,
     Momentum,
     Muon,
@@ -24,6 +25,7 @@ from gradstep.optim import (
     RAdam,
     RAdamW,
     RMSprop,
+    SGDScheduleFree,
 )
 
 
@@ -214,9 +216,35 @@ BAD_INPUTS = [
         id="adafactor_d_below_one",
     ),
     pytest.param(
+        lambda: SGDScheduleFree(P(), beta=1.0),
+        r"Argument `beta` .*\[0\.0, 1\.0\)\. Received: beta=1\.0",
+        id="sgd_schedulefree_beta_one",
+    ),
+    pytest.param(
+        lambda: SGDScheduleFree(P(), warmup=2.5),
+        r"Argument `warmup` must be an integer.*Received: warmup=2\.5",
+        id="sgd_schedulefree_warmup_not_int",
+    ),
+    pytest.param(
+        lambda: AdamWScheduleFree(P(), r=-1.0),
+        r"Argument `r` must be a finite number in \[0\.0, inf\]\. Received: r=-1\.0",
+        id="adamw_schedulefree_r_negative",
+    ),
+    pytest.param(
+        lambda: AdamWScheduleFree(P(), weight_lr_power=NAN),
+        r"Argument `weight_lr_power` .*Received: weight_lr_power=nan",
+        id="adamw_schedulefree_weight_lr_power_nan",
+    ),
+    pytest.param(
+        lambda: AdamWScheduleFree(P(), eps=0.0),
+        r"Argument `eps` .*\(0\.0, inf\]\. Received: eps=0\.0",
+        id="adamw_schedulefree_eps_zero",
+    ),
+    pytest.param(
         lambda: optim.get("adma"),
         r"Unknown optimizer 'adma'; did you mean 'adam'\? Known: adadelta, adafactor, adagrad, adam, adamax, "
-        r"adamw, lamb, lars, lion, momentum, muon, nadam, nadamw, radam, radamw, rmsprop, sgd\.",
+        r"adamw, adamw_schedulefree, lamb, lars, lion, momentum, muon, nadam, nadamw, radam, radamw, "
+        r"rmsprop, sgd, sgd_schedulefree\.",
         id="get_misspelled",
     ),
     pytest.param(
@@ -364,7 +392,9 @@ STEP_MISUSE = [
 
 
 @pytest.mark.parametrize(("grads", "message"), STEP_MISUSE)
-@pytest.mark.parametrize("cls", [SGD, Momentum, RMSprop, Adam, AdamW, LAMB, LARS, Muon, Adafactor])
+@pytest.mark.parametrize(
+    "cls", [SGD, Momentum, RMSprop, Adam, AdamW, LAMB, LARS, Muon, Adafactor, SGDScheduleFree]
+)
 def test_step_misuse_raises_and_changes_nothing(cls, grads, message):
     params = P()
     opt = cls(params)
@@ -494,6 +524,13 @@ BAD_CHECKPOINTS = [
         lambda: _saved(Adafactor, [np.zeros((2, 3)), np.zeros(3)]),
         lambda: Adafactor([np.zeros((3, 3)), np.zeros(3)]),
         r"Optimizer state 'S_row'\[0\] has shape \(2, 1\) but this optimizer keeps it with shape \(3, 1\)",
+    ),
+    (
+        "schedulefree_missing_scalars",
+        lambda: {k: v for k, v in _saved(SGDScheduleFree, P()).items() if k != "scalars"},
+        lambda: SGDScheduleFree(P()),
+        r"Optimizer state for 'sgd_schedulefree' must hold the scalars \['lr_max', 'weight_sum'\]\. "
+        r"Received: \[\]",
     ),
     (
         "not_a_dict",

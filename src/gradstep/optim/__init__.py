@@ -22,6 +22,7 @@ from .muon import Muon
 from .nadam import NAdam, NAdamW
 from .radam import RAdam, RAdamW
 from .rmsprop import RMSprop
+from .schedulefree import AdamWScheduleFree, SGDScheduleFree
 from .sgd import SGD, Momentum
 from .wrappers import EMA, Lookahead
 
@@ -45,6 +46,8 @@ __all__ = [
     "RAdamW",
     "Adadelta",
     "Adafactor",
+    "SGDScheduleFree",
+    "AdamWScheduleFree",
     "Lion",
     "get",
     "create",
