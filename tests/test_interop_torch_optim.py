@@ -86,6 +86,15 @@ CASES = [
      {"lr": 0.02, "nesterov": False, "adjust_lr": "match_rms_adamw", "adamw_lr_ratio": 0.5}),
     ("lars_nesterov_wd", "lars",
      {"lr": 0.1, "eta": 0.5, "nesterov": True, "weight_decay": 0.01, "eps": 1e-8}),
+    ("adafactor", "adafactor", {"lr": 0.01}),
+    ("adafactor_all", "adafactor",
+     {"lr": 0.05, "beta2_decay": -0.5, "eps1": 1e-20, "eps2": 1e-2, "d": 2.0, "weight_decay": 0.1}),
+    ("sgd_schedulefree", "sgd_schedulefree", {"lr": 0.1}),
+    ("sgd_schedulefree_all", "sgd_schedulefree",
+     {"lr": 0.1, "beta": 0.8, "warmup": 5, "r": 1.0, "weight_lr_power": 1.0, "weight_decay": 0.05}),
+    ("adamw_schedulefree", "adamw_schedulefree", {"lr": 0.01}),
+    ("adamw_schedulefree_all", "adamw_schedulefree",
+     {"lr": 0.01, "beta1": 0.8, "beta2": 0.99, "warmup": 5, "r": 1.0, "weight_decay": 0.1}),
 ]  # fmt: skip
 
 # The cases that a torch.optim built-in computes with the same formula: (kwargs -> torch optimizer).
@@ -120,6 +129,10 @@ TORCH_BUILTINS = {
     "radamw": lambda g: torch.optim.RAdam(g, lr=0.01, weight_decay=0.1, decoupled_weight_decay=True),
     "adadelta": lambda g: torch.optim.Adadelta(g, lr=1.0),
     "adadelta_wd": lambda g: torch.optim.Adadelta(g, lr=0.5, rho=0.95, eps=1e-5, weight_decay=0.1),
+    "adafactor": lambda g: torch.optim.Adafactor(g, lr=0.01),
+    "adafactor_all": lambda g: torch.optim.Adafactor(
+        g, lr=0.05, beta2_decay=-0.5, eps=(1e-20, 1e-2), d=2.0, weight_decay=0.1
+    ),
 }
 TOL = {np.float64: 1e-12, np.float32: 1e-6}
 IDS = [c[0] for c in CASES]
@@ -382,7 +395,7 @@ def test_load_state_dict_rejects_wrong_shapes_and_state_names():
 CLASSES = [
     gt.SGD, gt.Momentum, gt.RMSprop, gt.Adam, gt.AdamW,
     gt.Adagrad, gt.Adamax, gt.NAdam, gt.NAdamW, gt.RAdam, gt.RAdamW, gt.Adadelta, gt.Lion,
-    gt.LAMB, gt.LARS, gt.Muon,
+    gt.LAMB, gt.LARS, gt.Muon, gt.Adafactor, gt.SGDScheduleFree, gt.AdamWScheduleFree,
 ]  # fmt: skip
 
 
@@ -422,6 +435,9 @@ BAD_ARGS = [
     ("radamw", {"weight_decay": -0.1}, "Argument `weight_decay`"),
     ("adadelta", {"rho": 1.0}, "Argument `rho`"),
     ("lion", {"beta1": 1.5}, r"Argument `beta1` must be a finite number in \[0.0, 1.0\]"),
+    ("adafactor", {"d": 0.5}, r"Argument `d` must be a finite number in \[1.0, inf\]"),
+    ("sgd_schedulefree", {"warmup": -1}, "Argument `warmup`"),
+    ("adamw_schedulefree", {"beta1": 1.0}, r"Argument `beta1` must be a finite number in \[0.0, 1.0\)"),
 ]
 
 

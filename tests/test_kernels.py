@@ -24,6 +24,7 @@ from gradstep.optim import (
     Adam,
     Adamax,
     AdamW,
+    AdamWScheduleFree,
     Lion,
     Momentum,
     NAdam,
@@ -31,6 +32,7 @@ from gradstep.optim import (
     RAdam,
     RAdamW,
     RMSprop,
+    SGDScheduleFree,
 )
 
 numba = pytest.importorskip("numba")
@@ -87,6 +89,26 @@ CONFIGS = [
     ("adadelta_wd", Adadelta, {"rho": 0.95, "eps": 1e-5, "weight_decay": 0.01}),
     ("lion", Lion, {}),
     ("lion_wd", Lion, {"beta1": 0.95, "beta2": 0.98, "weight_decay": 0.5}),
+    # c crosses 1/2 on the first steps, so both ends of the lerp run; warmup and r change the weights.
+    ("sgd_schedulefree", SGDScheduleFree, {}),
+    (
+        "sgd_schedulefree_all",
+        SGDScheduleFree,
+        {"beta": 0.8, "warmup": 4, "r": 1.0, "weight_decay": 0.01},
+    ),
+    ("adamw_schedulefree", AdamWScheduleFree, {}),
+    (
+        "adamw_schedulefree_all",
+        AdamWScheduleFree,
+        {
+            "beta1": 0.8,
+            "beta2": 0.99,
+            "warmup": 4,
+            "r": 1.0,
+            "weight_lr_power": 1.0,
+            "weight_decay": 0.1,
+        },
+    ),
 ]
 each_config = pytest.mark.parametrize("config", CONFIGS, ids=[c[0] for c in CONFIGS])
 DTYPES = pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])

@@ -20,10 +20,12 @@ from gradstep.optim import (
     LARS,
     SGD,
     Adadelta,
+    Adafactor,
     Adagrad,
     Adam,
     Adamax,
     AdamW,
+    AdamWScheduleFree,
     Lion,
     Momentum,
     Muon,
@@ -33,6 +35,7 @@ from gradstep.optim import (
     RAdam,
     RAdamW,
     RMSprop,
+    SGDScheduleFree,
 )
 
 
@@ -108,6 +111,31 @@ CASES = [
     Case("muon", Muon, {}, 0.1, 0.03),
     Case("muon_plain_momentum", Muon, {"nesterov": False, "adjust_lr": "match_rms_adamw"}, 0.1, 0.03),
     Case("lars_nesterov_wd", LARS, {"eta": 1.0, "nesterov": True, "weight_decay": 1e-3}, 0.03, 0.03),
+    # Adafactor's step is lr * RMS(w) per parameter (the relative step), its rate a ceiling.
+    Case("adafactor", Adafactor, {}, 0.1, 0.01),
+    Case(
+        "adafactor_all_options",
+        Adafactor,
+        {"beta2_decay": -0.5, "eps1": 1e-20, "eps2": 1e-2, "d": 2.0, "weight_decay": 0.01},
+        0.1,
+        0.01,
+    ),
+    Case("sgd_schedulefree", SGDScheduleFree, {}, 0.01, 1e-3),
+    Case(
+        "sgd_schedulefree_all_options",
+        SGDScheduleFree,
+        {"beta": 0.8, "warmup": 5, "r": 1.0, "weight_lr_power": 1.0, "weight_decay": 1e-3},
+        0.01,
+        1e-3,
+    ),
+    Case("adamw_schedulefree", AdamWScheduleFree, {}, 0.1, 0.03),
+    Case(
+        "adamw_schedulefree_all_options",
+        AdamWScheduleFree,
+        {"beta1": 0.8, "beta2": 0.99, "warmup": 5, "r": 1.0, "weight_decay": 0.01},
+        0.1,
+        0.03,
+    ),
 ]
 
 each_case = pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -139,8 +167,9 @@ def run(opt, params, steps, start=0):
 
 def test_registry_names():
     assert optim.available() == [
-        "adadelta", "adagrad", "adam", "adamax", "adamw", "lamb", "lars", "lion", "momentum", "muon",
-        "nadam", "nadamw", "radam", "radamw", "rmsprop", "sgd",
+        "adadelta", "adafactor", "adagrad", "adam", "adamax", "adamw", "adamw_schedulefree", "lamb", "lars",
+        "lion", "momentum", "muon", "nadam", "nadamw", "radam", "radamw", "rmsprop", "sgd",
+        "sgd_schedulefree",
     ]  # fmt: skip
     for name, cls in [
         ("sgd", SGD),
@@ -155,6 +184,9 @@ def test_registry_names():
         ("radam", RAdam),
         ("radamw", RAdamW),
         ("adadelta", Adadelta),
+        ("adafactor", Adafactor),
+        ("sgd_schedulefree", SGDScheduleFree),
+        ("adamw_schedulefree", AdamWScheduleFree),
         ("lion", Lion),
         ("lamb", LAMB),
         ("lars", LARS),
@@ -182,7 +214,7 @@ def test_hyperparams_rebuild_the_same_optimizer(case):
 @pytest.mark.parametrize(
     "module",
     ["sgd", "rmsprop", "adam", "adagrad", "adamax", "nadam", "radam", "adadelta", "lion", "wrappers"]
-    + ["hyperparameters", "lamb", "lars", "muon"],
+    + ["hyperparameters", "lamb", "lars", "muon", "adafactor", "schedulefree"],
 )
 def test_docstring_examples_run(module):
     import importlib
@@ -206,7 +238,11 @@ def test_state_is_named_and_allocated_before_the_first_step(case):
         assert [a.shape for a in arrays] == declared
         if type(opt).state_shape_for.__func__ is Optimizer.state_shape_for.__func__:
             assert declared == [p.shape for p in params]
-        assert all(not a.any() for a in arrays)
+        # Zeros, unless the class declares that a state starts at the parameters (Schedule-Free's z).
+        if name in getattr(type(opt), "starts_at_params", ()):
+            assert all(np.array_equal(a, p) for a, p in zip(arrays, params, strict=True))
+        else:
+            assert all(not a.any() for a in arrays)
 
 
 def test_muon_keeps_no_second_moment_for_matrices():

@@ -11,10 +11,12 @@ from gradstep.optim import (
     LARS,
     SGD,
     Adadelta,
+    Adafactor,
     Adagrad,
     Adam,
     Adamax,
     AdamW,
+    AdamWScheduleFree,
     Lion,
     Momentum,
     Muon,
@@ -23,6 +25,7 @@ from gradstep.optim import (
     RAdam,
     RAdamW,
     RMSprop,
+    SGDScheduleFree,
 )
 
 
@@ -193,9 +196,55 @@ BAD_INPUTS = [
         id="muon_adamw_eps_zero",
     ),
     pytest.param(
+        lambda: Adafactor(P(), beta2_decay=0.5),
+        r"Argument `beta2_decay` must be a finite number in \[-inf, 0\.0\]\. Received: beta2_decay=0\.5",
+        id="adafactor_beta2_decay_positive",
+    ),
+    pytest.param(
+        lambda: Adafactor(P(), eps1=-1e-30),
+        r"Argument `eps1` .*\[0\.0, inf\]\. Received: eps1=-1e-30",
+        id="adafactor_eps1_negative",
+    ),
+    pytest.param(
+        lambda: Adafactor(P(), eps1="auto"),
+        r"Argument `eps1` must be a real number in \[0\.0, inf\]\. Received: eps1='auto'",
+        id="adafactor_eps1_string",
+    ),
+    pytest.param(
+        lambda: Adafactor(P(), d=0.5),
+        r"Argument `d` must be a finite number in \[1\.0, inf\]\. Received: d=0\.5",
+        id="adafactor_d_below_one",
+    ),
+    pytest.param(
+        lambda: SGDScheduleFree(P(), beta=1.0),
+        r"Argument `beta` .*\[0\.0, 1\.0\)\. Received: beta=1\.0",
+        id="sgd_schedulefree_beta_one",
+    ),
+    pytest.param(
+        lambda: SGDScheduleFree(P(), warmup=2.5),
+        r"Argument `warmup` must be an integer.*Received: warmup=2\.5",
+        id="sgd_schedulefree_warmup_not_int",
+    ),
+    pytest.param(
+        lambda: AdamWScheduleFree(P(), r=-1.0),
+        r"Argument `r` must be a finite number in \[0\.0, inf\]\. Received: r=-1\.0",
+        id="adamw_schedulefree_r_negative",
+    ),
+    pytest.param(
+        lambda: AdamWScheduleFree(P(), weight_lr_power=NAN),
+        r"Argument `weight_lr_power` .*Received: weight_lr_power=nan",
+        id="adamw_schedulefree_weight_lr_power_nan",
+    ),
+    pytest.param(
+        lambda: AdamWScheduleFree(P(), eps=0.0),
+        r"Argument `eps` .*\(0\.0, inf\]\. Received: eps=0\.0",
+        id="adamw_schedulefree_eps_zero",
+    ),
+    pytest.param(
         lambda: optim.get("adma"),
-        r"Unknown optimizer 'adma'; did you mean 'adam'\? Known: adadelta, adagrad, adam, adamax, adamw, "
-        r"lamb, lars, lion, momentum, muon, nadam, nadamw, radam, radamw, rmsprop, sgd\.",
+        r"Unknown optimizer 'adma'; did you mean 'adam'\? Known: adadelta, adafactor, adagrad, adam, adamax, "
+        r"adamw, adamw_schedulefree, lamb, lars, lion, momentum, muon, nadam, nadamw, radam, radamw, "
+        r"rmsprop, sgd, sgd_schedulefree\.",
         id="get_misspelled",
     ),
     pytest.param(
@@ -343,7 +392,9 @@ STEP_MISUSE = [
 
 
 @pytest.mark.parametrize(("grads", "message"), STEP_MISUSE)
-@pytest.mark.parametrize("cls", [SGD, Momentum, RMSprop, Adam, AdamW, LAMB, LARS, Muon])
+@pytest.mark.parametrize(
+    "cls", [SGD, Momentum, RMSprop, Adam, AdamW, LAMB, LARS, Muon, Adafactor, SGDScheduleFree]
+)
 def test_step_misuse_raises_and_changes_nothing(cls, grads, message):
     params = P()
     opt = cls(params)
@@ -467,6 +518,19 @@ BAD_CHECKPOINTS = [
         lambda: {**_saved(RAdam, P()), "hyperparams": {**RAdam(P()).hyperparams(), "amsgrad": True}},
         lambda: RAdam(P()),
         r"Optimizer state has hyperparameters 'radam' does not take",
+    ),
+    (
+        "adafactor_factored_shape",
+        lambda: _saved(Adafactor, [np.zeros((2, 3)), np.zeros(3)]),
+        lambda: Adafactor([np.zeros((3, 3)), np.zeros(3)]),
+        r"Optimizer state 'S_row'\[0\] has shape \(2, 1\) but this optimizer keeps it with shape \(3, 1\)",
+    ),
+    (
+        "schedulefree_missing_scalars",
+        lambda: {k: v for k, v in _saved(SGDScheduleFree, P()).items() if k != "scalars"},
+        lambda: SGDScheduleFree(P()),
+        r"Optimizer state for 'sgd_schedulefree' must hold the scalars \['lr_max', 'weight_sum'\]\. "
+        r"Received: \[\]",
     ),
     (
         "not_a_dict",

@@ -15,6 +15,7 @@ import pytest
 from gradstep.optim import (
     SGD,
     Adadelta,
+    Adafactor,
     Adagrad,
     Adam,
     Adamax,
@@ -189,6 +190,14 @@ CASES = [
         "adadelta_all_options",
         lambda p: Adadelta(p, lr=0.5, rho=0.95, eps=1e-5, weight_decay=0.1),
         lambda p: torch.optim.Adadelta(p, lr=0.5, rho=0.95, eps=1e-5, weight_decay=0.1),
+    ),
+    ("adafactor", lambda p: Adafactor(p), lambda p: torch.optim.Adafactor(p)),
+    (
+        "adafactor_all_options",
+        lambda p: Adafactor(p, lr=0.05, beta2_decay=-0.5, eps1=1e-20, eps2=1e-2, d=2.0, weight_decay=0.1),
+        lambda p: torch.optim.Adafactor(
+            p, lr=0.05, beta2_decay=-0.5, eps=(1e-20, 1e-2), d=2.0, weight_decay=0.1
+        ),
     ),
 ]
 

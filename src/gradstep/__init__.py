@@ -34,6 +34,7 @@ _LAZY_ATTRS = {
     "AdamW": ("optim", "AdamW"),
     **{name: ("optim", name) for name in ("Adagrad", "Adadelta", "Adamax", "NAdam", "NAdamW", "RAdam")},
     **{name: ("optim", name) for name in ("RAdamW", "Lion", "Lookahead", "EMA")},
+    **{name: ("optim", name) for name in ("Adafactor", "SGDScheduleFree", "AdamWScheduleFree")},
     "MLP": ("nn", "MLP"),
     "fit": ("train", "fit"),
     "RunConfig": ("run", "RunConfig"),

@@ -9,6 +9,7 @@ from typing import Any
 
 from .._validation import lookup
 from .adadelta import Adadelta
+from .adafactor import Adafactor
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .adamax import Adamax
@@ -21,6 +22,7 @@ from .muon import Muon
 from .nadam import NAdam, NAdamW
 from .radam import RAdam, RAdamW
 from .rmsprop import RMSprop
+from .schedulefree import AdamWScheduleFree, SGDScheduleFree
 from .sgd import SGD, Momentum
 from .wrappers import EMA, Lookahead
 
@@ -43,6 +45,9 @@ __all__ = [
     "RAdam",
     "RAdamW",
     "Adadelta",
+    "Adafactor",
+    "SGDScheduleFree",
+    "AdamWScheduleFree",
     "Lion",
     "get",
     "create",

@@ -58,6 +58,8 @@ __all__ = [
     "radam_kernel",
     "adadelta_kernel",
     "lion_kernel",
+    "sgd_schedulefree_kernel",
+    "adamw_schedulefree_kernel",
     "use_parallel",
 ]
 
@@ -420,3 +422,62 @@ def lion_kernel(decay: int, parallel: bool):
             V[i] = beta2 * V[i] + omb2 * dw
 
     return lion
+
+
+@functools.cache
+def sgd_schedulefree_kernel(decay: int, parallel: bool):
+    """Schedule-Free SGD (see :class:`gradstep.optim.SGDScheduleFree`): ``dw = g (+ wd*y)``,
+    ``y = lerp(y, z, c) + coef*dw``, ``z = z - lr*dw``, with torch's lerp (``y + c*(z - y)`` when
+    ``c < 0.5``, else ``z - (z - y)*omc``). State: ``z``. Scalars: ``c, omc = 1-c, near (1 when
+    c < 0.5), coef = lr*(beta*(1-c) - 1), lr, wd``.
+    """
+    loop = prange if parallel else range
+    coupled = decay == COUPLED
+
+    @_jit(parallel)
+    def sgd_schedulefree(p, g, z, scalars):
+        c, omc, near, coef, lr, wd = (
+            scalars[0],
+            scalars[1],
+            scalars[2] != 0,
+            scalars[3],
+            scalars[4],
+            scalars[5],
+        )
+        for i in loop(p.shape[0]):
+            y = p[i]
+            dw = g[i] + wd * y if coupled else g[i]
+            zi = z[i]
+            y = y + c * (zi - y) if near else zi - (zi - y) * omc
+            p[i] = y + coef * dw
+            z[i] = zi - lr * dw
+
+    return sgd_schedulefree
+
+
+@functools.cache
+def adamw_schedulefree_kernel(decay: bool, parallel: bool):
+    """Schedule-Free AdamW (see :class:`gradstep.optim.AdamWScheduleFree`): ``S = beta2*S + omb2*g*g``,
+    ``u = g/(sqrt(S) + eps) (+ wd*y)``, then the Schedule-Free SGD step with ``u``. State: ``z, S``.
+    Scalars: ``c, omc, near, coef, lr, beta2, omb2 = 1-beta2, eps, wd``.
+    """
+    loop = prange if parallel else range
+
+    @_jit(parallel)
+    def adamw_schedulefree(p, g, z, S, scalars):
+        c, omc, near, coef, lr = scalars[0], scalars[1], scalars[2] != 0, scalars[3], scalars[4]
+        beta2, omb2, eps, wd = scalars[5], scalars[6], scalars[7], scalars[8]
+        for i in loop(p.shape[0]):
+            y = p[i]
+            gi = g[i]
+            s = beta2 * S[i] + omb2 * (gi * gi)
+            S[i] = s
+            u = gi / (np.sqrt(s) + eps)
+            if decay:
+                u = u + wd * y
+            zi = z[i]
+            y = y + c * (zi - y) if near else zi - (zi - y) * omc
+            p[i] = y + coef * u
+            z[i] = zi - lr * u
+
+    return adamw_schedulefree

@@ -20,7 +20,8 @@ constrain each other (Nesterov needs a momentum) overrides ``_check_combination(
 
 Weight decay is a mechanism of this class: ``weight_decay`` is coupled (L2: ``dw = g + wd*w`` before
 the update) unless the class declares ``decoupled_decay = True`` (AdamW: ``w *= 1 - lr*wd`` before
-the update, never entering the moments).
+the update, never entering the moments), or, for a class that declares ``decay_in_update = True``
+(Schedule-Free AdamW: added to the normalized gradient), left to ``_update`` and its kernel.
 
 float16 parameters are updated in float32 (their state is float32) and rounded back after each step.
 
@@ -159,6 +160,8 @@ class Optimizer:
     fused: ClassVar[bool] = False
     #: Weight decay applied to the weights directly (AdamW) instead of through the gradient (L2).
     decoupled_decay: ClassVar[bool] = False
+    #: Weight decay applied by ``_update`` itself, inside the rule: the base applies neither kind.
+    decay_in_update: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -328,10 +331,12 @@ class Optimizer:
             # underflow to 0 and a zero gradient would give 0/0.
             work = p if _compute_dtype(p) == p.dtype else p.astype(_compute_dtype(p))
             g = np.asarray(g, dtype=work.dtype)
-            if self.weight_decay and self.decoupled_decay:
+            if not self.weight_decay or self.decay_in_update:
+                pass
+            elif self.decoupled_decay:
                 # Decoupled decay: shrink the weight itself; the decay never enters the moments.
                 work *= 1 - self.lr * self.weight_decay
-            elif self.weight_decay:
+            else:
                 # Coupled (L2) decay: the penalty's gradient joins the loss gradient before anything else.
                 g = g + self.weight_decay * work
             self._update(work, g, {s: self.state[s][i] for s in self.state_names})

@@ -2,7 +2,8 @@
 
 - Optimizers: :class:`SGD`, :class:`Momentum`, :class:`RMSprop`, :class:`Adam`, :class:`AdamW` (and
   :class:`Adagrad`, :class:`Adamax`, :class:`NAdam`, :class:`NAdamW`, :class:`RAdam`, :class:`RAdamW`,
-  :class:`Adadelta`, :class:`Lion`, :class:`LAMB`, :class:`LARS`, :class:`Muon`) are
+  :class:`Adadelta`, :class:`Lion`, :class:`LAMB`, :class:`LARS`, :class:`Muon`, :class:`Adafactor`,
+  :class:`SGDScheduleFree`, :class:`AdamWScheduleFree`) are
   ``torch.optim.Optimizer`` subclasses with the hyperparameter names, defaults and formulas of
   :mod:`gradstep.optim`; :func:`create` builds one by name, :func:`from_numpy_config` from a NumPy
   optimizer (state included). They work with parameter groups, ``torch.save`` checkpoints,
@@ -24,6 +25,7 @@ except ImportError:
     raise GradstepError("PyTorch is not installed; pip install 'gradstep[torch]'") from None
 
 from .adadelta import Adadelta
+from .adafactor import Adafactor
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .adamax import Adamax
@@ -39,11 +41,13 @@ from .nadam import NAdam, NAdamW
 from .nan import NonFinite, NonFiniteLocator
 from .radam import RAdam, RAdamW
 from .rmsprop import RMSprop
+from .schedulefree import AdamWScheduleFree, SGDScheduleFree
 from .sgd import SGD, Momentum
 
 __all__ = [
     "Optimizer", "SGD", "Momentum", "RMSprop", "Adam", "AdamW",
     "Adagrad", "Adamax", "NAdam", "NAdamW", "RAdam", "RAdamW", "Adadelta", "Lion", "LAMB", "LARS", "Muon",
+    "Adafactor", "SGDScheduleFree", "AdamWScheduleFree",
     "create", "get", "available", "from_numpy_config", "init_", "lsuv_", "lr_find", "diagnose",
     "NonFiniteLocator", "NonFinite",
 ]  # fmt: skip

@@ -100,6 +100,8 @@ def from_numpy_config(config, params, *, copy_state: bool = True, foreach: bool 
     opt = create(sd["optimizer"], params, **sd["hyperparams"], foreach=foreach)
     if copy_state and sd.get("t", 0) > 0:
         opt._load_numpy_state(int(sd["t"]), sd["state"])
+        for group in opt.param_groups:  # optimizer-wide scalars (Schedule-Free's) live in each group
+            group.update(sd.get("scalars", {}))
     return opt
 
 
