@@ -7,20 +7,20 @@ import sys
 
 S = argparse.SUPPRESS
 
-# flag -> (RunConfig field or optimizer argument, type, help)
+# flag -> (RunConfig field, type, help); {names} in a help is filled from the registries (_registry_names)
 RUN_FLAGS = {
-    "--data": ("data", str, "dataset name (digits, moons, circles, spirals, blobs) or a .npz/.csv/IDX path"),
+    "--data": ("data", str, "dataset name ({datasets}) or a .npz/.csv/IDX path"),
     "--task": ("task", str, "classification (integer labels) or regression (numeric targets of a file)"),
     "--hidden": (
         "hidden",
         str,
         "hidden widths: 128,64 is two layers, 64x30 is thirty layers of 64, none is no hidden layer",
     ),
-    "--activation": ("activation", str, "hidden activation: relu, leaky_relu, tanh, sigmoid, linear"),
-    "--init": ("init", str, "initializer name, or auto (He for ReLU, Xavier for tanh/sigmoid)"),
-    "--optimizer": ("optimizer", str, "sgd, momentum, rmsprop, adam, adamw"),
+    "--activation": ("activation", str, "hidden activation: {activations}"),
+    "--init": ("init", str, "initializer, or auto (He for ReLU, Xavier for tanh/sigmoid): {initializers}"),
+    "--optimizer": ("optimizer", str, "{optimizers}"),
     "--lr": ("lr", float, "learning rate"),
-    "--schedule": ("schedule", str, "learning-rate schedule: constant, step, exponential, cosine"),
+    "--schedule": ("schedule", str, "learning-rate schedule: {schedules}"),
     "--warmup-steps": ("warmup_steps", int, "linear warm-up steps"),
     "--epochs": ("epochs", int, "number of epochs"),
     "--batch-size": ("batch_size", int, "mini-batch size (the training-set size is full-batch GD, 1 is SGD)"),
@@ -34,6 +34,22 @@ RUN_FLAGS = {
     ),
     "--checkpoint-every": ("checkpoint_every", int, "write the checkpoint every N epochs"),
 }
+
+
+def _registry_names() -> dict[str, str]:
+    """What each name flag accepts, read from the registries (never a second list to keep in step)."""
+    from .. import data, init, optim
+    from ..nn import activations
+    from ..optim.schedules import run_names
+
+    lists = {
+        "datasets": data.available(),
+        "activations": activations.available(),
+        "initializers": init.available(),
+        "optimizers": optim.available(),
+        "schedules": run_names(),
+    }
+    return {k: ", ".join(v) for k, v in lists.items()}
 
 
 def optimizer_flags() -> dict[str, list[tuple[str, object]]]:
@@ -61,8 +77,9 @@ def _flag_help(uses: list[tuple[str, object]]) -> str:
 def add_run_flags(parser: argparse.ArgumentParser) -> None:
     """The flags that describe a run; shared by train, doctor and compare."""
     g = parser.add_argument_group("run")
-    defaults = _config_defaults()
+    defaults, names = _config_defaults(), _registry_names()
     for flag, (dest, typ, help_) in RUN_FLAGS.items():
+        help_ = help_.format(**names)
         if dest in defaults:
             help_ = f"{help_} (default: {defaults[dest]})"
         g.add_argument(flag, dest=dest, type=typ, default=S, help=help_)
