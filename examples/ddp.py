@@ -13,6 +13,7 @@ mean training loss and the accuracy on the held-out digits.
 from __future__ import annotations
 
 import argparse
+import gc
 
 import torch
 import torch.distributed as dist
@@ -78,9 +79,12 @@ def main() -> None:
             with torch.no_grad():
                 accuracy = (model(X_test).argmax(dim=1) == y_test).float().mean().item()
             print(f"epoch {epoch + 1:3d}  train loss {total[0] / total[1]:.4f}  test accuracy {accuracy:.4f}")
-    # Every rank leaves together: a rank that tears gloo down while its peer is still in a
-    # collective aborts the peer ('terminate called without an active exception').
+    # Every rank leaves together, and DDP's reducer (which holds gloo work objects referring to
+    # tensors) is released while the interpreter is fully alive: otherwise a gloo thread can finish
+    # during interpreter shutdown and abort the process ('terminate called without an active exception').
     dist.barrier()
+    del ddp, model, opt
+    gc.collect()
     dist.destroy_process_group()
 
 

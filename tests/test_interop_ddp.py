@@ -12,6 +12,7 @@ end where the uninterrupted run ended.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import socket
 import subprocess
@@ -90,9 +91,12 @@ def worker(args) -> None:
         train(model, opt, range(ckpt["step"], STEPS), rank=args.rank)
     params = [p.detach().clone() for p in model.module.parameters()]
     torch.save(params, out / f"{args.mode}_rank{args.rank}.pt")
-    # Every rank leaves together: a rank that tears gloo down while its peer is still in a
-    # collective aborts the peer ('terminate called without an active exception').
+    # Every rank leaves together, and DDP's reducer (which holds gloo work objects referring to
+    # tensors) is released while the interpreter is fully alive: otherwise a gloo thread can finish
+    # during interpreter shutdown and abort the process ('terminate called without an active exception').
     dist.barrier()
+    del model, opt
+    gc.collect()
     dist.destroy_process_group()
 
 
