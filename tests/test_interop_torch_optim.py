@@ -341,8 +341,10 @@ CLASSES = [gt.SGD, gt.Momentum, gt.RMSprop, gt.Adam, gt.AdamW]
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
 def test_same_hyperparameters_and_defaults_as_numpy(cls):
-    # ``foreach`` (torch) and ``backend`` (NumPy) choose how a step is computed, not what it computes.
-    ours = {k: v for k, v in inspect.signature(cls).parameters.items() if k != "foreach"}
+    # ``foreach``, ``fused`` (torch) and ``backend`` (NumPy) choose how a step is computed, not what.
+    params = inspect.signature(cls).parameters
+    assert params["foreach"].default is None and params["fused"].default is None
+    ours = {k: v for k, v in params.items() if k not in ("foreach", "fused")}
     ref = {k: v for k, v in inspect.signature(cls.numpy_class).parameters.items() if k != "backend"}
     assert list(ours) == list(ref)
     for k in ref:

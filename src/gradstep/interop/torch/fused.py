@@ -1,0 +1,145 @@
+"""The fused path: the NumPy optimizer's numba kernel run on the tensors' own memory.
+
+A CPU tensor and ``tensor.numpy()`` share memory, so the kernel of :mod:`gradstep.optim._kernels` that
+the NumPy optimizer uses can update a torch parameter, read its gradient and update its state tensors in
+place, in one pass over each: an Adam step moves 28 bytes per float32 parameter instead of the ~14
+passes of the for-loop and foreach paths. Nothing here is written per optimizer: any twin whose
+``numpy_class`` declares ``fused = True`` gets this path, with the kernel, its scalars and its state
+order taken from the NumPy class's own ``_fused_kernel``, ``_fused_scalars`` and ``_fused_state`` (see
+:mod:`gradstep.optim.base`), called on one NumPy instance per parameter group and hyperparameter
+values (:func:`numpy_twin`) whose ``lr`` and ``t`` are set from the group at each step.
+
+The kernel computes the NumPy reference's operations in the same order, so the fused path gives the
+NumPy reference's bits (``backend="numpy"``), in float32 and float64. Against the for-loop path it is
+bit-identical where torch rounds as NumPy does (SGD, both momentum forms); where a square root enters
+(RMSprop, Adam), torch's ``sqrt`` is not correctly rounded and the two differ by a few units in the
+last place (``docs/torch.md`` gives the measured bound).
+
+Which tensors it takes (:func:`flat_arrays`): CPU, float32 or float64, a gradient of the same dtype,
+plain tensors (``torch.Tensor``/``nn.Parameter``, not a subclass), and a parameter, gradient and state
+that lay their elements out in the same order without gaps (contiguous, or all with the same permuted
+strides, e.g. a transposed weight or channels-last). The rest of a group (float16/bfloat16, GPU
+tensors, other layouts) goes through the for-loop or foreach path as before.
+
+Small tensors: the cost per tensor is the views and one kernel call (a few microseconds); the scalars
+are computed once per group, step count and dtype, and each kernel is compiled once per process
+(numba's cache keeps it on disk between processes).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from ...optim import base as np_base
+
+__all__ = ["FUSED_DTYPES", "available_for", "numpy_twin", "flat_arrays", "step_group"]
+
+#: The parameter dtypes the kernels are compiled for.
+FUSED_DTYPES = (torch.float32, torch.float64)
+_PLAIN = (torch.Tensor, torch.nn.Parameter)
+
+
+def available_for(numpy_class) -> bool:
+    """Whether ``numpy_class`` has a kernel and numba is installed (numba is not imported here)."""
+    return bool(numpy_class.fused) and np_base._numba_installed()
+
+
+def kernels():
+    """gradstep's kernel module (imports numba on the first call); None if numba fails to import."""
+    return np_base._load_kernels()
+
+
+def numpy_twin(opt, group: dict[str, Any]):
+    """The NumPy optimizer whose ``_fused_*`` methods serve ``group``, one per set of option values.
+
+    It is built over a dummy parameter and never steps itself: the fused path sets its ``lr`` and
+    ``t`` and asks it for the kernel and the scalars. Keyed by the option values (not the group), so
+    changing an option in ``group`` between steps takes effect, as it does on the other paths.
+    """
+    names = opt.hyperparam_names
+    key = (opt.numpy_class, tuple((k, group[k]) for k in names if k != "lr"))
+    twins = opt.__dict__.setdefault("_numpy_twins", {})
+    twin = twins.get(key)
+    if twin is None:
+        hp = {k: group[k] for k in names}
+        hp["lr"] = float(hp["lr"])
+        twin = twins[key] = opt.numpy_class([np.zeros(1)], **hp)
+    return twin
+
+
+def _flat(t: torch.Tensor) -> np.ndarray:
+    return t.detach().numpy().reshape(-1)
+
+
+def _permuted_flat(t: torch.Tensor, order: list[int]) -> np.ndarray:
+    return t.detach().permute(order).numpy().reshape(-1)
+
+
+def flat_arrays(p: torch.Tensor, tensors: list[torch.Tensor]) -> list[np.ndarray] | None:
+    """1-D NumPy views of ``[p, *tensors]`` (gradient, then state) that list their elements in the same
+    order, or None if the kernels cannot take them (see the module docstring)."""
+    g = tensors[0]
+    if (
+        type(p) not in _PLAIN
+        or type(g) not in _PLAIN
+        or p.device.type != "cpu"
+        or p.dtype not in FUSED_DTYPES
+        or any(t.dtype != p.dtype or t.device != p.device for t in tensors)
+    ):
+        return None
+    if p.is_contiguous() and all(t.is_contiguous() for t in tensors):
+        return [_flat(p), *(_flat(t) for t in tensors)]
+    # The same strides on every tensor and a permutation of the dimensions that makes p contiguous:
+    # then the permuted views all walk memory in the same order, with no gaps.
+    strides = p.stride()
+    if any(t.stride() != strides for t in tensors):
+        return None
+    order = sorted(range(p.dim()), key=lambda d: -strides[d])
+    if not p.permute(order).is_contiguous():
+        return None
+    return [_permuted_flat(p, order), *(_permuted_flat(t, order) for t in tensors)]
+
+
+def step_group(opt, group, params: list[torch.Tensor], states: list[dict]) -> list[int]:
+    """One fused step of the parameters of ``group`` the kernels can take; the indices of the rest.
+
+    ``states`` are the parameters' state dicts (already created); each fused parameter's ``"step"``
+    advances here, the others' are left to the path that updates them.
+    """
+    kern = kernels()
+    if kern is None:
+        return list(range(len(params)))
+    names = opt._state_names(group)
+    twin = numpy_twin(opt, group)
+    if twin._fused_kernel(kern, False) is None:  # the NumPy class has no kernel for these options
+        return list(range(len(params)))
+    twin.lr = float(group["lr"])  # checked by the NumPy class, as a schedule may have set it
+    fused, rest, arrays = [], [], []
+    for i, (p, state) in enumerate(zip(params, states, strict=True)):
+        flats = flat_arrays(p, [p.grad, *(state[s] for s in names)])
+        if flats is None:
+            rest.append(i)
+        else:
+            fused.append(i)
+            arrays.append(flats)
+    if not fused:
+        return rest
+    steps = [states[i]["step"] for i in fused]
+    torch._foreach_add_(steps, 1)
+    ts = torch.stack(steps).tolist()
+    # The NumPy class picks its state arrays (and placeholders for unused ones) in its kernel's order.
+    twin.state = {s: [a[2 + k] for a in arrays] for k, s in enumerate(names)}
+    scalars: dict[tuple[int, np.dtype], np.ndarray] = {}  # per step count and dtype, once per step
+    for j, (flats, t) in enumerate(zip(arrays, ts, strict=True)):
+        p, g = flats[0], flats[1]
+        key = (t, p.dtype)
+        if key not in scalars:
+            twin.t = t
+            scalars[key] = np.array(twin._fused_scalars(), dtype=p.dtype)
+        kernel = twin._fused_kernel(kern, kern.use_parallel(p.size))
+        kernel(p, g, *twin._fused_state(j, p.dtype), scalars[key])
+    twin.state = {}  # hold no views of the tensors between steps
+    return rest
