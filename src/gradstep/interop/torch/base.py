@@ -158,7 +158,7 @@ class Optimizer(torch.optim.Optimizer):
         # The NumPy class validates the values, so both say the same thing about a bad argument.
         hp = {k: group[k] for k in self.hyperparam_names}
         if isinstance(hp["lr"], torch.Tensor):
-            hp["lr"] = float(hp["lr"])
+            hp["lr"] = float(hp["lr"].detach())
         self.numpy_class([np.zeros(1)], **hp)
         for name in _PATH_OPTIONS:
             _check_path(name, group.get(name))
@@ -255,7 +255,8 @@ class Optimizer(torch.optim.Optimizer):
             if not params:
                 continue
             # Schedulers write group["lr"]; a bad value is caught at the step that would use it.
-            check_real("lr", float(group["lr"]), 0.0)
+            lr = group["lr"]
+            check_real("lr", float(lr.detach() if isinstance(lr, torch.Tensor) else lr), 0.0)
             for p in params:
                 if p.grad.is_sparse:
                     raise GradstepError(f"gradstep's {type(self).__name__} does not support sparse gradients")
@@ -376,6 +377,7 @@ class Optimizer(torch.optim.Optimizer):
                 ids.append(pid)
                 params.append(p)
         super().load_state_dict(state_dict)
+        self.__dict__.pop("_fused_views", None)  # views of the state tensors being replaced
         # Copies, so that the optimizer never shares a tensor with the dict it was loaded from.
         for pid, p in zip(ids, params, strict=True):
             st = self.state[p]

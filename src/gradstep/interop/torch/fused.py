@@ -15,11 +15,11 @@ bit-identical where torch rounds as NumPy does (SGD, both momentum forms); where
 (RMSprop, Adam), torch's ``sqrt`` is not correctly rounded and the two differ by a few units in the
 last place (``docs/torch.md`` gives the measured bound).
 
-Which tensors it takes (:func:`flat_arrays`): CPU, float32 or float64, a gradient of the same dtype,
-plain tensors (``torch.Tensor``/``nn.Parameter``, not a subclass), and a parameter, gradient and state
-that lay their elements out in the same order without gaps (contiguous, or all with the same permuted
-strides, e.g. a transposed weight or channels-last). The rest of a group (float16/bfloat16, GPU
-tensors, other layouts) goes through the for-loop or foreach path as before.
+Which tensors it takes (:func:`param_views`, :func:`grad_view`): CPU, float32 or float64, a gradient
+of the same dtype, plain tensors (``torch.Tensor``/``nn.Parameter``, not a subclass), and a parameter,
+gradient and state that lay their elements out in the same order without gaps (contiguous, or all
+with the same permuted strides, e.g. a transposed weight or channels-last). The rest of a group
+(float16/bfloat16, GPU tensors, other layouts) goes through the for-loop or foreach path as before.
 
 Small tensors: the cost per tensor is the views and one kernel call (a few microseconds); the scalars
 are computed once per group, step count and dtype, and each kernel is compiled once per process
@@ -28,14 +28,15 @@ are computed once per group, step count and dtype, and each kernel is compiled o
 
 from __future__ import annotations
 
-from typing import Any
+import operator
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 
 from ...optim import base as np_base
 
-__all__ = ["FUSED_DTYPES", "available_for", "numpy_twin", "flat_arrays", "step_group"]
+__all__ = ["FUSED_DTYPES", "available_for", "numpy_twin", "param_views", "grad_view", "step_group"]
 
 #: The parameter dtypes the kernels are compiled for.
 FUSED_DTYPES = (torch.float32, torch.float64)
@@ -70,44 +71,75 @@ def numpy_twin(opt, group: dict[str, Any]):
     return twin
 
 
-def _flat(t: torch.Tensor) -> np.ndarray:
-    return t.detach().numpy().reshape(-1)
+class _Views(NamedTuple):
+    """A parameter's flat NumPy views of itself and its state, kept between steps (they do not move)."""
+
+    p_ptr: int  # p.data_ptr() when made: ``p.data = ...`` moves a parameter without a new object
+    state: tuple[torch.Tensor, ...]  # the state tensors viewed, compared by identity
+    order: list[int] | None  # the permutation that makes p contiguous; None when it already is
+    arrays: list[np.ndarray]  # p, then the state, 1-D
 
 
-def _permuted_flat(t: torch.Tensor, order: list[int]) -> np.ndarray:
-    return t.detach().permute(order).numpy().reshape(-1)
+def _flat(t: torch.Tensor, order: list[int] | None) -> np.ndarray:
+    t = t.detach() if order is None else t.detach().permute(order)
+    return t.numpy().reshape(-1)
 
 
-def flat_arrays(p: torch.Tensor, tensors: list[torch.Tensor]) -> list[np.ndarray] | None:
-    """1-D NumPy views of ``[p, *tensors]`` (gradient, then state) that list their elements in the same
-    order, or None if the kernels cannot take them (see the module docstring)."""
-    g = tensors[0]
-    if (
-        type(p) not in _PLAIN
-        or type(g) not in _PLAIN
-        or p.device.type != "cpu"
-        or p.dtype not in FUSED_DTYPES
-        or any(t.dtype != p.dtype or t.device != p.device for t in tensors)
-    ):
-        return None
+def _layout(p: torch.Tensor, tensors: list[torch.Tensor]) -> list[int] | None | bool:
+    """How ``p`` and ``tensors`` (of its dtype and shape) lie in memory: None (all contiguous), the
+    permutation of dimensions that makes all of them contiguous (the same strides everywhere, e.g. a
+    transposed weight or channels-last), or False (no such order: the kernels cannot take them)."""
     if p.is_contiguous() and all(t.is_contiguous() for t in tensors):
-        return [_flat(p), *(_flat(t) for t in tensors)]
-    # The same strides on every tensor and a permutation of the dimensions that makes p contiguous:
-    # then the permuted views all walk memory in the same order, with no gaps.
+        return None
     strides = p.stride()
     if any(t.stride() != strides for t in tensors):
-        return None
+        return False
     order = sorted(range(p.dim()), key=lambda d: -strides[d])
-    if not p.permute(order).is_contiguous():
+    return order if p.permute(order).is_contiguous() else False
+
+
+def _fusable(t: torch.Tensor, dtype: torch.dtype) -> bool:
+    return type(t) in _PLAIN and t.is_cpu and t.dtype == dtype
+
+
+def param_views(cache: dict, p: torch.Tensor, state: list[torch.Tensor]) -> _Views | None:
+    """The views of ``p`` and its ``state`` tensors from ``cache`` (made on a miss), or None if the
+    kernels cannot take them."""
+    views = cache.get(p)
+    if (
+        views is not None
+        and views.p_ptr == p.data_ptr()
+        and len(views.state) == len(state)
+        and all(map(operator.is_, views.state, state))
+    ):
+        return views
+    dtype = p.dtype
+    if dtype not in FUSED_DTYPES or not all(_fusable(t, dtype) for t in (p, *state)):
         return None
-    return [_permuted_flat(p, order), *(_permuted_flat(t, order) for t in tensors)]
+    order = _layout(p, state)
+    if order is False:
+        return None
+    views = cache[p] = _Views(p.data_ptr(), tuple(state), order, [_flat(t, order) for t in (p, *state)])
+    return views
+
+
+def grad_view(p: torch.Tensor, views: _Views) -> np.ndarray | None:
+    """A flat view of ``p.grad`` in the order of ``views``, or None if it is laid out otherwise."""
+    g = p.grad
+    if not _fusable(g, p.dtype):
+        return None
+    if views.order is None:
+        return g.numpy().reshape(-1) if g.is_contiguous() else None
+    return _flat(g, views.order) if g.stride() == p.stride() else None
 
 
 def step_group(opt, group, params: list[torch.Tensor], states: list[dict]) -> list[int]:
     """One fused step of the parameters of ``group`` the kernels can take; the indices of the rest.
 
     ``states`` are the parameters' state dicts (already created); each fused parameter's ``"step"``
-    advances here, the others' are left to the path that updates them.
+    advances here, the others' are left to the path that updates them. The parameters' and states'
+    views are kept in ``opt._fused_views`` between steps (a gradient's, which is often a new tensor at
+    every step, is not).
     """
     kern = kernels()
     if kern is None:
@@ -117,29 +149,31 @@ def step_group(opt, group, params: list[torch.Tensor], states: list[dict]) -> li
     if twin._fused_kernel(kern, False) is None:  # the NumPy class has no kernel for these options
         return list(range(len(params)))
     twin.lr = float(group["lr"])  # checked by the NumPy class, as a schedule may have set it
+    cache = opt.__dict__.setdefault("_fused_views", {})
     fused, rest, arrays = [], [], []
     for i, (p, state) in enumerate(zip(params, states, strict=True)):
-        flats = flat_arrays(p, [p.grad, *(state[s] for s in names)])
-        if flats is None:
+        views = param_views(cache, p, [state[s] for s in names])
+        g = None if views is None else grad_view(p, views)
+        if g is None:
             rest.append(i)
         else:
             fused.append(i)
-            arrays.append(flats)
+            arrays.append((views.arrays[0], g, views.arrays[1:]))
     if not fused:
         return rest
     steps = [states[i]["step"] for i in fused]
     torch._foreach_add_(steps, 1)
     ts = torch.stack(steps).tolist()
     # The NumPy class picks its state arrays (and placeholders for unused ones) in its kernel's order.
-    twin.state = {s: [a[2 + k] for a in arrays] for k, s in enumerate(names)}
+    twin.state = {s: [a[2][k] for a in arrays] for k, s in enumerate(names)}
     scalars: dict[tuple[int, np.dtype], np.ndarray] = {}  # per step count and dtype, once per step
-    for j, (flats, t) in enumerate(zip(arrays, ts, strict=True)):
-        p, g = flats[0], flats[1]
+    by_size = {parallel: twin._fused_kernel(kern, parallel) for parallel in (False, True)}
+    for j, ((p, g, _), t) in enumerate(zip(arrays, ts, strict=True)):
         key = (t, p.dtype)
         if key not in scalars:
             twin.t = t
             scalars[key] = np.array(twin._fused_scalars(), dtype=p.dtype)
-        kernel = twin._fused_kernel(kern, kern.use_parallel(p.size))
+        kernel = by_size[kern.use_parallel(p.size)]
         kernel(p, g, *twin._fused_state(j, p.dtype), scalars[key])
-    twin.state = {}  # hold no views of the tensors between steps
+    twin.state = {}
     return rest
