@@ -383,6 +383,33 @@ def test_fused_and_loop_agree(case_id, dtype):
         assert max_rel_diff(fused, loop) <= FUSED_VS_LOOP[dtype]
 
 
+@pytest.mark.parametrize("case_id", IDS)
+def test_fused_step_split_over_threads_is_bit_identical(case_id, monkeypatch):
+    # Every step here (41 elements) is cut into 3 runs that begin and end inside tensors.
+    monkeypatch.setattr(gt_fused, "SPLIT_MIN_SIZE", 10)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
+    _, name, hp = CASE[case_id]
+    split = run_torch(_gradstep(name, hp, fused=True), np.float32)
+    assert_same_trajectory(split, trajectory("numpy", case_id, np.float32))
+
+
+@pytest.mark.parametrize("parts", [1, 2, 3, 7])
+def test_spans_cover_every_element_once_in_equal_runs(parts):
+    rng = np.random.default_rng(parts)
+    for _ in range(200):
+        sizes = [int(n) for n in rng.choice([0, 1, 3, 10, 1000], size=rng.integers(1, 8))]
+        runs = gt_fused.spans(sizes, parts)
+        assert len(runs) == parts
+        covered = [np.zeros(n, dtype=int) for n in sizes]
+        for run in runs:
+            for i, start, stop in run:
+                assert 0 <= start < stop <= sizes[i]
+                covered[i][start:stop] += 1
+        assert all((c == 1).all() for c in covered)
+        lengths = [sum(stop - start for _, start, stop in run) for run in runs]
+        assert max(lengths) - min(lengths) <= 1
+
+
 @pytest.fixture
 def fused_calls(monkeypatch):
     """The number of parameters each fused step took, in order (spying on the fused path)."""
@@ -761,6 +788,9 @@ def test_benchmark_quick_smoke(tmp_path):
     import json
 
     result = json.loads(out.read_text())
-    names = {r["name"] for r in result["results"]}
-    assert {"gradstep loop", "gradstep foreach", "torch default", "torch fused"} <= names
+    names = {r["implementation"] for r in result["results"]}
+    assert {"gradstep fused", "gradstep loop", "gradstep foreach", "torch default", "torch fused"} <= names
+    rows = {r["optimizer"] for r in result["results"]}
+    assert {"sgd", "momentum heavy_ball", "rmsprop torch form", "adam notes", "adamw torch form"} <= rows
+    assert {r["layout"] for r in result["results"]} == {"1 x 1,000", "100 x 10", "1 x 10,000", "100 x 100"}
     assert "ms/step" in proc.stdout

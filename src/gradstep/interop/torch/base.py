@@ -16,12 +16,18 @@ steps this parameter has taken; the NumPy class's ``t``) and one tensor per name
 parameters are updated in float32 and keep float32 state, as the NumPy optimizers do for float16.
 A parameter whose ``.grad`` is None is skipped (its step count does not advance), as in torch.
 
-Two implementations of each update, tested bit-identical on CPU: a for-loop over parameters
-(``foreach=False``, the readable one) and a multi-tensor one over each group's parameters with
-``torch._foreach_*`` ops (``foreach=True``). ``foreach=None`` (the default) picks the multi-tensor
-path when a group's parameters share one device and one dtype and are plain dense tensors. Both work
-block by block (see :mod:`.blocks`) and allocate nothing during a step: temporaries are views into
-scratch buffers of a block's size kept by the optimizer (see :meth:`Optimizer._scratch`).
+Three implementations of each update. A for-loop over parameters (``foreach=False``, the readable
+one) and a multi-tensor one over each group's parameters with ``torch._foreach_*`` ops
+(``foreach=True``), tested bit-identical on CPU; both work block by block (see :mod:`.blocks`) and
+allocate nothing during a step: temporaries are views into scratch buffers of a block's size kept by
+the optimizer (see :meth:`Optimizer._scratch`). And on CPU the fused path (``fused=True``, see
+:mod:`.fused`): the NumPy class's numba kernel run on the tensors' memory, one pass per parameter,
+giving the NumPy reference's bits. Like torch, ``foreach=None, fused=None`` (the defaults) choose:
+the fused path for the CPU float32/float64 parameters it can take, when the NumPy class has a kernel,
+no autograd-tracked tensor learning rate is used and no ``torch.compile`` trace is running; then, for
+the rest, the multi-tensor path when they share one device and one dtype and are plain dense tensors,
+else the for-loop. ``foreach=True`` or ``False`` alone chooses that path; ``fused=True`` asks for the
+fused path (an error at construction for a parameter off the CPU, or with ``foreach=True``).
 """
 
 from __future__ import annotations

@@ -21,14 +21,20 @@ gradient and state that lay their elements out in the same order without gaps (c
 with the same permuted strides, e.g. a transposed weight or channels-last). The rest of a group
 (float16/bfloat16, GPU tensors, other layouts) goes through the for-loop or foreach path as before.
 
-Small tensors: the cost per tensor is the views and one kernel call (a few microseconds); the scalars
-are computed once per group, step count and dtype, and each kernel is compiled once per process
-(numba's cache keeps it on disk between processes).
+Many small tensors: one kernel call per tensor, about 5-7 microseconds each in all (the views of a
+parameter and its state are made once and kept, checked by identity and ``data_ptr``; only the
+gradient's is made at every step); the scalars are computed once per group, step count and dtype.
+A step of half a million elements or more is spread over ``torch.get_num_threads()`` threads
+(:func:`run_split`). The first fused step of a process loads numba and the kernels (about
+half a second from numba's on-disk cache, a second or more to compile on the very first run).
 """
 
 from __future__ import annotations
 
+import functools
 import operator
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -43,6 +49,7 @@ FUSED_DTYPES = (torch.float32, torch.float64)
 _PLAIN = (torch.Tensor, torch.nn.Parameter)
 
 
+@functools.cache
 def available_for(numpy_class) -> bool:
     """Whether ``numpy_class`` has a kernel and numba is installed (numba is not imported here)."""
     return bool(numpy_class.fused) and np_base._numba_installed()
@@ -146,7 +153,8 @@ def step_group(opt, group, params: list[torch.Tensor], states: list[dict]) -> li
         return list(range(len(params)))
     names = opt._state_names(group)
     twin = numpy_twin(opt, group)
-    if twin._fused_kernel(kern, False) is None:  # the NumPy class has no kernel for these options
+    kernel = twin._fused_kernel(kern, False)  # serial: run_split spreads the work over threads
+    if kernel is None:  # the NumPy class has no kernel for these options
         return list(range(len(params)))
     twin.lr = float(group["lr"])  # checked by the NumPy class, as a schedule may have set it
     cache = opt.__dict__.setdefault("_fused_views", {})
@@ -167,13 +175,80 @@ def step_group(opt, group, params: list[torch.Tensor], states: list[dict]) -> li
     # The NumPy class picks its state arrays (and placeholders for unused ones) in its kernel's order.
     twin.state = {s: [a[2][k] for a in arrays] for k, s in enumerate(names)}
     scalars: dict[tuple[int, np.dtype], np.ndarray] = {}  # per step count and dtype, once per step
-    by_size = {parallel: twin._fused_kernel(kern, parallel) for parallel in (False, True)}
+    calls = []
     for j, ((p, g, _), t) in enumerate(zip(arrays, ts, strict=True)):
         key = (t, p.dtype)
         if key not in scalars:
             twin.t = t
             scalars[key] = np.array(twin._fused_scalars(), dtype=p.dtype)
-        kernel = by_size[kern.use_parallel(p.size)]
-        kernel(p, g, *twin._fused_state(j, p.dtype), scalars[key])
+        calls.append(((p, g, *twin._fused_state(j, p.dtype)), scalars[key]))
     twin.state = {}
+    run_split(kernel, calls, torch.get_num_threads())
     return rest
+
+
+#: A step with at least this many elements in all is split over torch's threads (see run_split).
+SPLIT_MIN_SIZE = int(os.environ.get("GRADSTEP_TORCH_SPLIT_MIN_SIZE", 1 << 19))
+_pool: ThreadPoolExecutor | None = None
+
+
+def _workers(n: int) -> ThreadPoolExecutor:
+    """A pool of ``n`` threads kept for the process (made again if torch's thread count changes)."""
+    global _pool
+    if _pool is None or _pool._max_workers != n:
+        _pool = ThreadPoolExecutor(n, thread_name_prefix="gradstep-fused")
+    return _pool
+
+
+def spans(sizes: list[int], parts: int) -> list[list[tuple[int, int, int]]]:
+    """The concatenation of arrays of ``sizes`` elements cut into ``parts`` runs of (nearly) equal
+    length: for each run, its pieces ``(array index, start, stop)``."""
+    total, edges = sum(sizes), [0]
+    for n in sizes:
+        edges.append(edges[-1] + n)
+    out, i = [], 0
+    for k in range(parts):
+        lo, hi = total * k // parts, total * (k + 1) // parts
+        run = []
+        while i < len(sizes) and edges[i] < hi:
+            start, stop = max(lo, edges[i]) - edges[i], min(hi, edges[i + 1]) - edges[i]
+            if stop > start:
+                run.append((i, start, stop))
+            if edges[i + 1] > hi:
+                break
+            i += 1
+        out.append(run)
+    return out
+
+
+def run_split(kernel, calls: list[tuple[tuple[np.ndarray, ...], np.ndarray]], threads: int) -> None:
+    """``kernel(*arrays, scalars)`` for each call, the elements spread evenly over ``threads`` threads.
+
+    The kernels are serial and release the GIL, and an elementwise update is the same on any slice
+    of its arrays, so a step of many tensors, or of one large one, is cut into ``threads`` runs of
+    equal length (slices of the arrays where a run begins or ends inside one) and the runs go to a
+    thread pool, the caller taking the first. One mechanism for one tensor of 50M and for 100 of
+    100k, sized by ``torch.get_num_threads()`` as torch's own fused step. Below ``SPLIT_MIN_SIZE``
+    elements (or with one thread) everything runs in the caller: a hand-off costs tens of
+    microseconds. (numba's parallel kernels are not used here: its workqueue layer must not be
+    entered from two threads at once.)
+    """
+    sizes = [arrays[0].size for arrays, _ in calls]
+    if threads < 2 or sum(sizes) < SPLIT_MIN_SIZE:
+        for arrays, scalars in calls:
+            kernel(*arrays, scalars)
+        return
+
+    def run(pieces: list[tuple[int, int, int]]) -> None:
+        for i, start, stop in pieces:
+            arrays, scalars = calls[i]
+            if stop - start < sizes[i]:  # a slice of each full-size array (placeholders stay empty)
+                arrays = tuple(a[start:stop] if a.size == sizes[i] else a for a in arrays)
+            kernel(*arrays, scalars)
+
+    first, *others = spans(sizes, threads)
+    pool = _workers(threads - 1)
+    pending = [pool.submit(run, pieces) for pieces in others]
+    run(first)
+    for future in pending:
+        future.result()
