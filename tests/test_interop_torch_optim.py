@@ -792,5 +792,5 @@ def test_benchmark_quick_smoke(tmp_path):
     assert {"gradstep fused", "gradstep loop", "gradstep foreach", "torch default", "torch fused"} <= names
     rows = {r["optimizer"] for r in result["results"]}
     assert {"sgd", "momentum heavy_ball", "rmsprop torch form", "adam notes", "adamw torch form"} <= rows
-    assert {r["layout"] for r in result["results"]} == {"1 x 1,000", "100 x 10", "1 x 10,000", "100 x 100"}
+    assert {r["layout"] for r in result["results"]} == {"1 x 10,000", "100 x 100"}
     assert "ms/step" in proc.stdout
