@@ -14,6 +14,7 @@ import io
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -391,6 +392,35 @@ def test_fused_step_split_over_threads_is_bit_identical(case_id, monkeypatch):
     _, name, hp = CASE[case_id]
     split = run_torch(_gradstep(name, hp, fused=True), np.float32)
     assert_same_trajectory(split, trajectory("numpy", case_id, np.float32))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_fused_split_steps_in_a_forked_child(monkeypatch):
+    # The child inherits the thread pool object but not its threads; its step must not wait forever.
+    monkeypatch.setattr(gt_fused, "SPLIT_MIN_SIZE", 10)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    w = torch.zeros(100, requires_grad=True)
+    opt = gt.SGD([w], lr=1.0)
+    w.grad = torch.ones(100)
+    opt.step()  # the pool exists from here
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child)
+        code = 2
+        try:
+            opt.step()
+            code = 0 if float(w.detach()[99]) == -2.0 else 1
+        finally:
+            os._exit(code)
+    for _ in range(600):
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child's fused step did not finish in 60 s")
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 @pytest.mark.parametrize("parts", [1, 2, 3, 7])

@@ -200,6 +200,16 @@ def _workers(n: int) -> ThreadPoolExecutor:
     return _pool
 
 
+def _forget_pool() -> None:
+    # A forked child has the pool object but not its threads: work handed to it would never run.
+    global _pool
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def spans(sizes: list[int], parts: int) -> list[list[tuple[int, int, int]]]:
     """The concatenation of arrays of ``sizes`` elements cut into ``parts`` runs of (nearly) equal
     length: for each run, its pieces ``(array index, start, stop)``."""
