@@ -1,112 +1,150 @@
-"""gradstep's torch Adam against torch's own, per step, and how exactly the bridge follows NumPy.
+"""gradstep's torch optimizers against torch's own, per step, and how exactly the bridge follows NumPy.
 
-Speed: one Adam step over 10M float32 parameters, as 10 tensors of 1M and as 1 tensor of 10M, for
-gradstep's torch ``Adam`` (for-loop and foreach paths, and the for-loop on whole tensors instead of
-1M-element blocks; ``eps_mode="outside_sqrt"``, the same arithmetic as torch's) and
-``torch.optim.Adam`` (its CPU default, the for-loop; ``foreach=True``; ``fused=True``). The
-implementations take turns step by step (so a change in machine load hits all of them alike) after
-two warm-up steps each, in a rotating order; the table gives the median ms/step over the repeats
-with min and max, and the median over rounds of each round's ratio to torch fused and to torch's
-default (the same round's times, measured within a second of each other).
+Speed: one step of every gradstep torch optimizer on its fused path (``fused=True``, the CPU default)
+and its foreach path (``foreach=True``; ``--loop`` adds the for-loop), against ``torch.optim``'s
+for-loop (its CPU default, ``foreach=False``), ``foreach=True`` and ``fused=True``, where torch has the
+optimizer (and the version) with the same arithmetic: SGD, heavy-ball momentum (``torch.optim.SGD``),
+RMSprop with epsilon outside the root, Adam in the notes' form (epsilon inside the root; torch's row is
+its own form, the nearest it has) and in torch's form, AdamW in torch's form; any other registered
+optimizer with its defaults and no torch peer. float32 parameters of 1M, 10M and 50M elements, each as
+one tensor and as 100 tensors. Within a layout and an optimizer the implementations take turns step
+by step (``_common.take_turns``: a rotating order, a pause between two), after two warm-up steps each;
+a row gives the median ms/step over the rounds with the min and max, and the ratio to the reference
+(torch fused where it exists, else torch's default) computed round by round, as median [min-max].
 
 Parity (``--parity``): the 25 configurations of ``tests/test_interop_torch_optim.py`` on its problem
 (100 steps on a noisy quadratic, four parameters in two groups with different learning rates, StepLR)
-in float64 and float32, for-loop and foreach paths, against the NumPy reference (``backend="numpy"``)
-and, where torch has the same convention, against ``torch.optim``: the largest difference relative to
-max(1, |w|).
+in float64 and float32, for-loop, foreach and fused paths, against the NumPy reference
+(``backend="numpy"``) and, where torch has the same convention, against ``torch.optim``: the largest
+difference relative to max(1, |w|).
 
-    python benchmarks/bench_torch_bridge.py                 # 10M parameters, 15 repeats
+    python benchmarks/bench_torch_bridge.py                    # 1M, 10M, 50M; 1 and 100 tensors
+    python benchmarks/bench_torch_bridge.py --sizes 10000000 --optimizers adam
     python benchmarks/bench_torch_bridge.py --parity --json results.json
-    python benchmarks/bench_torch_bridge.py --quick         # tiny sizes, a smoke test
+    python benchmarks/bench_torch_bridge.py --quick            # tiny sizes, a smoke test
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
-import os
-import platform
-import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from gradstep import optim as np_optim
-from gradstep.interop import torch as gt
-from gradstep.interop.torch import blocks as gt_blocks
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as C  # noqa: E402
 
+from gradstep import optim as np_optim  # noqa: E402
+from gradstep.interop import torch as gt  # noqa: E402
+from gradstep.interop.torch import fused as gt_fused  # noqa: E402
 
-class Unblocked:
-    """A gradstep optimizer stepping whole tensors (``GRADSTEP_TORCH_BLOCK_ELEMENTS=0``), to show
-    what working block by block buys."""
-
-    def __init__(self, opt):
-        self.opt = opt
-
-    def step(self):
-        saved, gt_blocks.BLOCK_ELEMENTS = gt_blocks.BLOCK_ELEMENTS, 0
-        try:
-            self.opt.step()
-        finally:
-            gt_blocks.BLOCK_ELEMENTS = saved
-
-
-IMPLEMENTATIONS = {
-    "gradstep loop": lambda ps: gt.Adam(ps, lr=1e-3, eps_mode="outside_sqrt", foreach=False),
-    "gradstep foreach": lambda ps: gt.Adam(ps, lr=1e-3, eps_mode="outside_sqrt", foreach=True),
-    "gradstep loop, unblocked": lambda ps: Unblocked(
-        gt.Adam(ps, lr=1e-3, eps_mode="outside_sqrt", foreach=False)
-    ),
-    "torch default": lambda ps: torch.optim.Adam(ps, lr=1e-3),
-    "torch foreach": lambda ps: torch.optim.Adam(ps, lr=1e-3, foreach=True),
-    "torch fused": lambda ps: torch.optim.Adam(ps, lr=1e-3, fused=True),
+LR = 1e-3
+# (row, gradstep optimizer, its hyperparameters, torch.optim's twin or None). torch's twin takes the
+# path options (foreach=..., fused=...) as keywords.
+ROWS = [
+    ("sgd", "sgd", {}, lambda ps, **kw: torch.optim.SGD(ps, lr=LR, **kw)),
+    ("momentum heavy_ball", "momentum", {"form": "heavy_ball"},
+     lambda ps, **kw: torch.optim.SGD(ps, lr=LR, momentum=0.9, **kw)),
+    ("rmsprop torch form", "rmsprop", {"beta": 0.99, "eps_in_sqrt": False},
+     lambda ps, **kw: torch.optim.RMSprop(ps, lr=LR, **kw)),
+    ("adam notes", "adam", {}, lambda ps, **kw: torch.optim.Adam(ps, lr=LR, **kw)),
+    ("adam torch form", "adam", {"eps_mode": "outside_sqrt"},
+     lambda ps, **kw: torch.optim.Adam(ps, lr=LR, **kw)),
+    ("adamw torch form", "adamw", {"eps_mode": "outside_sqrt"},
+     lambda ps, **kw: torch.optim.AdamW(ps, lr=LR, **kw)),
+]  # fmt: skip
+TORCH_PATHS = {
+    "torch default": {"foreach": False},
+    "torch foreach": {"foreach": True},
+    "torch fused": {"fused": True},
 }
+GRADSTEP_PATHS = {"gradstep fused": {"fused": True}, "gradstep foreach": {"foreach": True}}
+SIZES = (1_000_000, 10_000_000, 50_000_000)
+ROUNDS = {1_000_000: 21, 10_000_000: 11, 50_000_000: 7}  # fewer rounds where a round takes seconds
 
 
-def time_steps(layout: tuple[int, int], repeats: int, warmup: int = 2) -> list[dict]:
-    """Median/min/max ms per step of each implementation on ``layout = (tensors, size)`` float32."""
-    count, size = layout
+def table_rows(names: list[str] | None) -> list[tuple]:
+    """The table's rows, with every registered optimizer that has no row of its own (no torch peer)."""
+    covered = {r[1] for r in ROWS}
+    extra = [(name, name, {}, None) for name in gt.available() if name not in covered]
+    return [r for r in ROWS + extra if names is None or r[1] in names or r[0] in names]
+
+
+def implementations(name: str, hp: dict, twin, params, loop: bool) -> dict:
+    """The optimizers of one row over ``params``; torch's versions it does not have are left out."""
+    paths = dict(GRADSTEP_PATHS, **({"gradstep loop": {"foreach": False}} if loop else {}))
+    if not gt_fused.available_for(gt.get(name).numpy_class):  # no elementwise kernel to fuse
+        del paths["gradstep fused"]
+    out = {label: gt.create(name, params, **{"lr": LR, **hp}, **kw) for label, kw in paths.items()}
+    if twin is not None:
+        for label, kw in TORCH_PATHS.items():
+            try:
+                opt = twin(params, **kw)
+                opt.step()  # torch refuses some combinations only at the first step
+            except (TypeError, RuntimeError):
+                continue
+            out[label] = opt
+    return out
+
+
+def time_row(row: tuple, params: list[torch.Tensor], rounds: int, loop: bool) -> list[dict]:
+    label, name, hp, twin = row
+    opts = implementations(name, hp, twin, params, loop)
+    for opt in opts.values():
+        for _ in range(2):
+            opt.step()
+    times = C.take_turns({k: C.time_per_call(opt.step, 1) for k, opt in opts.items()}, rounds)
+    ref = "torch fused" if "torch fused" in times else "torch default" if "torch default" in times else None
+    out = []
+    for impl, ts in times.items():
+        ms = [t * 1e3 for t in ts]
+        ratios = C.paired_ratios(ts, times[ref]) if ref else []
+        out.append({
+            "optimizer": label, "implementation": impl, "reference": ref,
+            "ms": C.summary(ms, 3), "x_reference": C.summary(ratios, 3),
+        })  # fmt: skip
+    del opts
+    gc.collect()
+    return out
+
+
+def time_layout(count: int, size: int, rounds: int, names, loop: bool) -> list[dict]:
+    """Every row on ``count`` float32 tensors of ``size`` elements (shared parameters and gradients:
+    their values drift as each implementation steps, which does not change the work)."""
     gen = torch.Generator().manual_seed(0)
-    # One set of parameters and gradients for all: the values drift as each steps, which does not
-    # change the work. Each optimizer has its own state.
     params = [torch.randn(size, generator=gen).requires_grad_(True) for _ in range(count)]
     for p in params:
         p.grad = torch.randn(size, generator=gen)
-    opts = {name: make(params) for name, make in IMPLEMENTATIONS.items()}
-    times: dict[str, list[float]] = {name: [] for name in opts}
-    for i in range(warmup + repeats):
-        names = list(opts)
-        names = names[i % len(names) :] + names[: i % len(names)]  # a rotating order, round by round
-        for name in names:
-            start = time.perf_counter()
-            opts[name].step()
-            elapsed = time.perf_counter() - start
-            if i >= warmup:
-                times[name].append(elapsed * 1e3)
-    rows = []
-    for name, ts in times.items():
-        # Ratios round by round (both measured within a second of each other), then their median.
-        per_round = {ref: [a / b for a, b in zip(ts, times[ref], strict=True)] for ref in REFERENCES}
-        rows.append({
-            "name": name, "layout": f"{count} x {size:,}", "params": count * size,
-            "median_ms": statistics.median(ts), "min_ms": min(ts), "max_ms": max(ts), "repeats": len(ts),
-            "x_torch_fused": statistics.median(per_round["torch fused"]),
-            "x_torch_default": statistics.median(per_round["torch default"]),
-        })  # fmt: skip
-    return rows
+    out = []
+    for row in table_rows(names):
+        C.log(f"{count} x {size:,}: {row[0]}")
+        for r in time_row(row, params, rounds, loop):
+            out.append({"layout": f"{count} x {size:,}", "params": count * size, "rounds": rounds, **r})
+    return out
 
 
-REFERENCES = ("torch fused", "torch default")
+def speed_table(results: list[dict]) -> str:
+    def span(s):
+        return f"{s['median']:.3g} [{s['min']:.3g}-{s['max']:.3g}]" if s["n"] else "-"
 
-
-def speed_table(rows: list[dict]) -> str:
-    head = ("Adam step", "layout", "ms/step", "min", "max", "/fused", "/default")
-    lines = ["{:<26} {:<14} {:>9} {:>8} {:>8} {:>7} {:>9}".format(*head)]
-    for r in rows:
+    head = (
+        "layout",
+        "optimizer",
+        "implementation",
+        "ms/step [min-max]",
+        "/ reference [min-max]",
+        "reference",
+    )
+    lines = ["{:<16} {:<20} {:<17} {:<26} {:<22} {}".format(*head)]
+    for r in results:
         lines.append(
-            f"{r['name']:<26} {r['layout']:<14} {r['median_ms']:>9.2f} {r['min_ms']:>8.2f} "
-            f"{r['max_ms']:>8.2f} {r['x_torch_fused']:>7.2f} {r['x_torch_default']:>9.2f}"
+            f"{r['layout']:<16} {r['optimizer']:<20} {r['implementation']:<17} {span(r['ms']):<26} "
+            f"{span(r['x_reference']):<22} {r['reference'] or '-'}"
         )
     return "\n".join(lines)
 
@@ -218,72 +256,79 @@ def _max_rel(a, b) -> float:
     )
 
 
+PARITY_PATHS = {"loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
+PARITY_COLUMNS = {  # column -> (key in a row)
+    "loop/np": "loop_vs_numpy", "fe/np": "foreach_vs_numpy", "fused/np": "fused_vs_numpy",
+    "fused/loop": "fused_vs_loop", "loop/tor": "loop_vs_torch", "fe/tor": "foreach_vs_torch",
+    "fused/tor": "fused_vs_torch",
+}  # fmt: skip
+
+
 def parity() -> list[dict]:
-    rows = []
+    out = []
     for name, hp, twin in PARITY:
         for dtype in (np.float64, np.float32):
             problem = _problem(dtype)
             ref = _run_numpy(name, hp, problem)
             theirs = None if twin is None else _run_torch(twin, hp["lr"], problem)
             row = {"optimizer": name, "hyperparams": hp, "dtype": np.dtype(dtype).name}
-            for path, foreach in (("loop", False), ("foreach", True)):
-                make = lambda g, n=name, h=hp, fe=foreach: gt.create(n, g, **h, foreach=fe)  # noqa: E731
-                ours = _run_torch(make, hp["lr"], problem)
+            runs = {}
+            for path, kw in PARITY_PATHS.items():
+                make = lambda g, n=name, h=hp, k=kw: gt.create(n, g, **h, **k)  # noqa: E731
+                runs[path] = ours = _run_torch(make, hp["lr"], problem)
                 row[f"{path}_vs_numpy"] = _max_rel(ours, ref)
                 if theirs is not None:
                     row[f"{path}_vs_torch"] = _max_rel(ours, theirs)
-            rows.append(row)
-    return rows
+            row["fused_vs_loop"] = _max_rel(runs["fused"], runs["loop"])
+            out.append(row)
+    return out
 
 
-def parity_table(rows: list[dict]) -> str:
+def parity_table(results: list[dict]) -> str:
     def fmt(x):
         return "-" if x is None else f"{x:.1e}"
 
-    lines = [f"{'optimizer':<70} {'dtype':<8} {'loop/np':>8} {'fe/np':>8} {'loop/tor':>8} {'fe/tor':>8}"]
-    for r in rows:
+    lines = [f"{'optimizer':<70} {'dtype':<8} " + " ".join(f"{c:>10}" for c in PARITY_COLUMNS)]
+    for r in results:
         label = r["optimizer"] + " " + ", ".join(f"{k}={v}" for k, v in r["hyperparams"].items())
-        cells = [r.get(k) for k in ("loop_vs_numpy", "foreach_vs_numpy", "loop_vs_torch", "foreach_vs_torch")]
-        lines.append(f"{label:<70} {r['dtype']:<8} " + " ".join(f"{fmt(c):>8}" for c in cells))
+        cells = [r.get(k) for k in PARITY_COLUMNS.values()]
+        lines.append(f"{label:<70} {r['dtype']:<8} " + " ".join(f"{fmt(c):>10}" for c in cells))
     for dtype in ("float64", "float32"):
-        sub = [r for r in rows if r["dtype"] == dtype]
-        keys = ("loop_vs_numpy", "foreach_vs_numpy", "loop_vs_torch", "foreach_vs_torch")
-        worst = {k: max((r[k] for r in sub if k in r), default=None) for k in keys}
-        lines.append(f"{'max':<70} {dtype:<8} " + " ".join(f"{fmt(v):>8}" for v in worst.values()))
+        sub = [r for r in results if r["dtype"] == dtype]
+        worst = [max((r[k] for r in sub if k in r), default=None) for k in PARITY_COLUMNS.values()]
+        lines.append(f"{'max':<70} {dtype:<8} " + " ".join(f"{fmt(v):>10}" for v in worst))
     return "\n".join(lines)
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny sizes and few repeats (a smoke test)")
-    parser.add_argument("--repeats", type=int, default=None, help="timed steps per implementation")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes and 3 rounds (a smoke test)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=None, help="parameters per layout")
+    parser.add_argument("--optimizers", nargs="+", default=None, help="rows to run (names or labels)")
+    parser.add_argument("--rounds", type=int, default=None, help="timed steps per implementation")
+    parser.add_argument("--threads", type=int, default=C.THREADS, help="torch and numba threads")
+    parser.add_argument("--loop", action="store_true", help="also time gradstep's for-loop path")
     parser.add_argument("--parity", action="store_true", help="also measure parity with NumPy and torch")
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
     args = parser.parse_args(argv)
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    layouts = [(10, 1_000), (1, 10_000)] if args.quick else [(10, 1_000_000), (1, 10_000_000)]
-    repeats = args.repeats or (3 if args.quick else 15)
-    load_before = os.getloadavg()
-    rows = [r for layout in layouts for r in time_steps(layout, repeats)]
-    load_after = os.getloadavg()
+    C.set_threads(args.threads)
+    sizes = args.sizes or ((10_000,) if args.quick else SIZES)
+    start, load_before = time.time(), C.load_average()
+    results = []
+    for size in sizes:
+        rounds = args.rounds or (3 if args.quick else ROUNDS.get(size, 11))
+        for count in (1, 100):
+            if size % count == 0:
+                results += time_layout(count, size // count, rounds, args.optimizers, args.loop or args.quick)
+    load_after = C.load_average()
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
-        f"{platform.processor() or platform.machine()}; load average {load_before[0]:.2f} before, "
-        f"{load_after[0]:.2f} after"
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {C.cpu_model()}; load average "
+        f"(1, 5, 15 min) {load_before} before, {load_after} after; {time.time() - start:.0f} s"
     )
-    print(speed_table(rows))
-    result = {
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "cpus": os.cpu_count(),
-        "load_before": load_before,
-        "load_after": load_after,
-        "quick": args.quick,
-        "results": rows,
-    }
+    print(speed_table(results))
+    result = {"machine": C.machine(), "load_before": load_before, "load_after": load_after}
+    result.update({"quick": args.quick, "results": results})
     if args.parity:
         result["parity"] = parity()
         print()

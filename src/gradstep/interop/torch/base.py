@@ -16,12 +16,18 @@ steps this parameter has taken; the NumPy class's ``t``) and one tensor per name
 parameters are updated in float32 and keep float32 state, as the NumPy optimizers do for float16.
 A parameter whose ``.grad`` is None is skipped (its step count does not advance), as in torch.
 
-Two implementations of each update, tested bit-identical on CPU: a for-loop over parameters
-(``foreach=False``, the readable one) and a multi-tensor one over each group's parameters with
-``torch._foreach_*`` ops (``foreach=True``). ``foreach=None`` (the default) picks the multi-tensor
-path when a group's parameters share one device and one dtype and are plain dense tensors. Both work
-block by block (see :mod:`.blocks`) and allocate nothing during a step: temporaries are views into
-scratch buffers of a block's size kept by the optimizer (see :meth:`Optimizer._scratch`).
+Three implementations of each update. A for-loop over parameters (``foreach=False``, the readable
+one) and a multi-tensor one over each group's parameters with ``torch._foreach_*`` ops
+(``foreach=True``), tested bit-identical on CPU; both work block by block (see :mod:`.blocks`) and
+allocate nothing during a step: temporaries are views into scratch buffers of a block's size kept by
+the optimizer (see :meth:`Optimizer._scratch`). And on CPU the fused path (``fused=True``, see
+:mod:`.fused`): the NumPy class's numba kernel run on the tensors' memory, one pass per parameter,
+giving the NumPy reference's bits. Like torch, ``foreach=None, fused=None`` (the defaults) choose:
+the fused path for the CPU float32/float64 parameters it can take, when the NumPy class has a kernel,
+no autograd-tracked tensor learning rate is used and no ``torch.compile`` trace is running; then, for
+the rest, the multi-tensor path when they share one device and one dtype and are plain dense tensors,
+else the for-loop. ``foreach=True`` or ``False`` alone chooses that path; ``fused=True`` asks for the
+fused path (an error at construction for a parameter off the CPU, or with ``foreach=True``).
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import torch
 from ... import optim as np_optim
 from ..._validation import GradstepError, check_real, lookup
 from ...optim.hyperparameters import bind, signature
+from . import fused as fused_path
 from .blocks import chunks, foreach_scaled, pieces
 
 __all__ = ["Optimizer", "register", "get", "create", "available", "from_numpy_config"]
@@ -73,7 +80,9 @@ def create(name: str, params, **hyperparams: Any) -> Optimizer:
     return get(name)(params, **hyperparams)
 
 
-def from_numpy_config(config, params, *, copy_state: bool = True, foreach: bool | None = None) -> Optimizer:
+def from_numpy_config(
+    config, params, *, copy_state: bool = True, foreach: bool | None = None, fused: bool | None = None
+) -> Optimizer:
     """The torch twin of a NumPy optimizer: same class, same hyperparameters and, optionally, its state.
 
     ``config`` is a :class:`gradstep.optim.Optimizer` or its ``state_dict()`` (a dict with
@@ -97,7 +106,7 @@ def from_numpy_config(config, params, *, copy_state: bool = True, foreach: bool 
             "Argument `config` must be a gradstep.optim optimizer or its state_dict(). "
             f"Received: {type(config).__name__}"
         )
-    opt = create(sd["optimizer"], params, **sd["hyperparams"], foreach=foreach)
+    opt = create(sd["optimizer"], params, **sd["hyperparams"], foreach=foreach, fused=fused)
     if copy_state and sd.get("t", 0) > 0:
         opt._load_numpy_state(int(sd["t"]), sd["state"])
         for group in opt.param_groups:  # optimizer-wide scalars (Schedule-Free's) live in each group
@@ -105,10 +114,15 @@ def from_numpy_config(config, params, *, copy_state: bool = True, foreach: bool 
     return opt
 
 
-def _check_foreach(value) -> bool | None:
+def _check_path(name: str, value) -> bool | None:
+    """``foreach`` or ``fused``: True, False or None (choose)."""
     if value is not None and not isinstance(value, bool):
-        raise GradstepError(f"Argument `foreach` must be True, False or None. Received: foreach={value!r}")
+        raise GradstepError(f"Argument `{name}` must be True, False or None. Received: {name}={value!r}")
     return value
+
+
+# How a step is computed, not what it computes: group keys that are not hyperparameters.
+_PATH_OPTIONS = ("foreach", "fused")
 
 
 class Optimizer(torch.optim.Optimizer):
@@ -131,31 +145,49 @@ class Optimizer(torch.optim.Optimizer):
         if "numpy_class" not in cls.__dict__:
             return
         cls.name = cls.numpy_class.name
-        cls.__signature__ = signature(cls.numpy_class.hyperparameters, foreach=None)
+        cls.__signature__ = signature(cls.numpy_class.hyperparameters, foreach=None, fused=None)
 
-    def __init__(self, params, *args: Any, foreach: bool | None = None, **kwargs: Any):
+    def __init__(
+        self, params, *args: Any, foreach: bool | None = None, fused: bool | None = None, **kwargs: Any
+    ):
         # Values unchecked here (lr may be a tensor): add_param_group checks every group's values.
         np_cls = self.numpy_class
         defaults = bind(np_cls.name, np_cls.hyperparameters, args, kwargs, check=False)
-        super().__init__(params, dict(defaults, foreach=_check_foreach(foreach)))
+        paths = {"foreach": _check_path("foreach", foreach), "fused": _check_path("fused", fused)}
+        super().__init__(params, dict(defaults, **paths))
 
     @property
     def hyperparam_names(self) -> tuple[str, ...]:
-        """The hyperparameters every parameter group holds (the NumPy class's, without ``foreach``)."""
-        return tuple(k for k in self.defaults if k != "foreach")
+        """The hyperparameters every parameter group holds: the NumPy class's (``defaults`` also holds
+        ``foreach``, ``fused`` and, after ``load_state_dict``, torch's own ``differentiable``)."""
+        return tuple(h.name for h in self.numpy_class.hyperparameters)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         # The NumPy class validates the values, so both say the same thing about a bad argument.
         hp = {k: group[k] for k in self.hyperparam_names}
         if isinstance(hp["lr"], torch.Tensor):
-            hp["lr"] = float(hp["lr"])
+            hp["lr"] = float(hp["lr"].detach())
         self.numpy_class([np.zeros(1)], **hp)
-        _check_foreach(group.get("foreach"))
+        for name in _PATH_OPTIONS:
+            _check_path(name, group.get(name))
+        if group.get("fused") and group.get("foreach"):
+            raise GradstepError("Arguments `fused` and `foreach` cannot both be True; choose one")
+        if group.get("fused") and not fused_path.available_for(self.numpy_class):
+            why = "numba is not installed" if self.numpy_class.fused else "its NumPy class has no kernel"
+            raise GradstepError(f"Argument `fused` is True but {type(self).__name__} cannot fuse: {why}")
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         merged = {k: param_group.get(k, v) for k, v in self.defaults.items()}
         self._check_group(merged)
-        super().add_param_group(param_group)
+        params = param_group["params"]
+        params = [params] if isinstance(params, torch.Tensor) else list(params)
+        devices = sorted({p.device.type for p in params} - {"cpu"})
+        if merged["fused"] and devices:
+            raise GradstepError(
+                "Argument `fused` is True but the fused path runs on CPU tensors only. Received: "
+                f"parameters on {', '.join(devices)} (fused=None uses it where it can)"
+            )
+        super().add_param_group({**param_group, "params": params})
 
     def _state_names(self, group: dict[str, Any]) -> tuple[str, ...]:
         return self.numpy_class.state_names_for(group)
@@ -214,6 +246,18 @@ class Optimizer(torch.optim.Optimizer):
             type(p) in _DENSE_TYPES and p.device == first.device and p.dtype == first.dtype for p in params
         )
 
+    def _use_fused(self, group) -> bool:
+        """Whether ``group`` tries the fused path (its parameters that the kernels cannot take do not)."""
+        fused = group.get("fused")
+        if fused is False or (fused is None and group["foreach"] is not None):
+            return False  # foreach=True/False alone is a choice of path, as in torch
+        if torch.compiler.is_compiling():
+            return False  # a kernel on NumPy views cannot enter a graph; the foreach ops trace
+        lr = group["lr"]
+        if isinstance(lr, torch.Tensor) and lr.requires_grad:
+            return False
+        return fused_path.available_for(self.numpy_class)
+
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None):
         """One update of every parameter that has a gradient; ``closure`` recomputes and returns the loss."""
@@ -226,11 +270,17 @@ class Optimizer(torch.optim.Optimizer):
             if not params:
                 continue
             # Schedulers write group["lr"]; a bad value is caught at the step that would use it.
-            check_real("lr", float(group["lr"]), 0.0)
+            lr = group["lr"]
+            check_real("lr", float(lr.detach() if isinstance(lr, torch.Tensor) else lr), 0.0)
             for p in params:
                 if p.grad.is_sparse:
                     raise GradstepError(f"gradstep's {type(self).__name__} does not support sparse gradients")
             states = [self._init_state(p, group) for p in params]
+            if self._use_fused(group):
+                rest = fused_path.step_group(self, group, params, states)
+                params, states = [params[i] for i in rest], [states[i] for i in rest]
+                if not params:
+                    continue
             if self._use_foreach(group, params):
                 self._step_foreach(group, params, states)
             else:
@@ -322,7 +372,7 @@ class Optimizer(torch.optim.Optimizer):
                     f"Optimizer state has a group of {len(saved['params'])} parameters where this "
                     f"optimizer has {len(group['params'])}"
                 )
-            self._check_group({**saved, "foreach": saved.get("foreach")})
+            self._check_group({**saved, **{k: saved.get(k) for k in _PATH_OPTIONS}})
             names = {"step", *self._state_names(saved)}
             for pid, p in zip(saved["params"], group["params"], strict=True):
                 st = state_dict["state"].get(pid)
@@ -342,6 +392,7 @@ class Optimizer(torch.optim.Optimizer):
                 ids.append(pid)
                 params.append(p)
         super().load_state_dict(state_dict)
+        self.__dict__.pop("_fused_views", None)  # views of the state tensors being replaced
         # Copies, so that the optimizer never shares a tensor with the dict it was loaded from.
         for pid, p in zip(ids, params, strict=True):
             st = self.state[p]
