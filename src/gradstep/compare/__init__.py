@@ -34,8 +34,10 @@ diverged.
 
 from __future__ import annotations
 
+from .cluster import GridIncomplete
+from .journal import JOURNAL_NAME
 from .result import COLUMNS, Comparison
 from .runs import grid
 from .settings import LR_MODES, GridSpec, plan
 
-__all__ = ["grid", "plan", "GridSpec", "Comparison", "LR_MODES", "COLUMNS"]
+__all__ = ["grid", "plan", "GridSpec", "Comparison", "GridIncomplete", "LR_MODES", "COLUMNS", "JOURNAL_NAME"]

@@ -7,8 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from .cluster import connect, run_on_cluster
+from .journal import Journal, run_key
 from .result import Comparison, combination_key, summarize
-from .settings import load_split, plan, run_config, signature
+from .settings import GridSpec, load_split, plan, run_config, signature
 
 __all__ = ["grid"]
 
@@ -18,25 +20,65 @@ def grid(data: str = "digits", **options: Any) -> Comparison:
 
     The arguments are :class:`GridSpec`'s: ``data`` may be given by position, the rest by keyword.
     Every name and number is checked before the first run starts; an unknown name suggests the
-    closest one.
+    closest one. With ``journal``, each run is appended to it as it finishes; with ``resume`` too, the
+    runs already there are not run again. Raises :class:`GridIncomplete` when some runs could not
+    finish on a cluster (the others are in the journal).
     """
-    from joblib import Parallel, delayed
-
     settings = plan(data, **options)
+    spec = GridSpec(data, **options)
     combos, seeds = settings["combinations"], settings["seeds"]
+    target = settings["target_accuracy"]
     # Seed by seed, every combination in turn: a slow spell of the machine then falls on all of them alike
     # instead of on whichever combination happened to run during it.
     configs = [run_config(settings, *combo, seed) for seed in seeds for combo in combos]
-    target = settings["target_accuracy"]
-    # No backend named here: joblib's default is loky (processes), and a caller's
-    # ``joblib.parallel_config(backend="dask")`` (or "ray") context sends the runs to a cluster instead.
-    done = Parallel(n_jobs=settings["jobs"])(delayed(_run_one)(c, target) for c in configs)
+    keys = [run_key(c, target) for c in configs]
+    journal = Journal(spec.journal) if spec.journal is not None else None
+    held = journal.finished() if journal is not None and spec.resume else {}
+    if journal is not None and not spec.resume:
+        journal.start()
+    done: list[dict[str, Any] | None] = [held.get(k) for k in keys]
+    todo = [i for i, run in enumerate(done) if run is None]
+
+    def finished(j: int, run: dict[str, Any]) -> None:
+        i = todo[j]
+        done[i] = run
+        if journal is not None:
+            journal.append(keys[i], configs[i], target, run)
+
+    if spec.scheduler is not None and todo:
+        _on_cluster(spec.scheduler, [configs[i] for i in todo], target, finished)
+    elif todo:
+        _on_this_machine(settings["jobs"], [configs[i] for i in todo], target, finished)
     runs = [done[s * len(combos) + c] for c in range(len(combos)) for s in range(len(seeds))]
     rows = [
         summarize(init, opt, lr, [r for r in runs if combination_key(r) == (init, opt, lr)])
         for init, opt, lr in settings["combinations"]
     ]
     return Comparison(settings=settings, rows=rows, runs=runs)
+
+
+def _on_this_machine(jobs: int, configs: list, target: float, finished) -> None:
+    from joblib import Parallel, delayed
+
+    # No backend named here: joblib's default is loky (processes), and a caller's
+    # ``joblib.parallel_config(backend="dask")`` (or "ray") context sends the runs to a cluster instead.
+    # Unordered, and numbered, so that each run reaches the journal as soon as it ends.
+    parallel = Parallel(n_jobs=jobs, return_as="generator_unordered")
+    for j, run in parallel(delayed(_numbered)(j, c, target) for j, c in enumerate(configs)):
+        finished(j, run)
+
+
+def _numbered(j: int, config, target: float) -> tuple[int, dict[str, Any]]:
+    return j, _run_one(config, target)
+
+
+def _on_cluster(scheduler, configs: list, target: float, finished) -> None:
+    client, opened = connect(scheduler)
+    try:
+        run_on_cluster(client, _run_one, configs, target, finished)
+    finally:
+        if opened:
+            client.close()
 
 
 grid.__signature__ = signature()
