@@ -35,9 +35,20 @@ diverged.
 from __future__ import annotations
 
 from .cluster import GridIncomplete
-from .journal import JOURNAL_NAME
+from .journal import JOURNAL_NAME, Journal
 from .result import COLUMNS, Comparison
-from .runs import grid
+from .runs import finished_in, grid
 from .settings import LR_MODES, GridSpec, plan
 
-__all__ = ["grid", "plan", "GridSpec", "Comparison", "GridIncomplete", "LR_MODES", "COLUMNS", "JOURNAL_NAME"]
+__all__ = [
+    "grid",
+    "plan",
+    "finished_in",
+    "GridSpec",
+    "Comparison",
+    "GridIncomplete",
+    "Journal",
+    "JOURNAL_NAME",
+    "LR_MODES",
+    "COLUMNS",
+]

@@ -48,7 +48,7 @@ def connect(scheduler: Any):
     if isinstance(scheduler, Client):
         return scheduler, False
     try:
-        client = Client(scheduler, timeout="20s", set_as_default=False)
+        client = Client(scheduler, timeout="10s", set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise GradstepError(f"Cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     try:

@@ -36,17 +36,16 @@ def run_key(config, target: float) -> str:
 
 
 class Journal:
-    """``path``: the JSON-lines file. Create it with :meth:`start` (a new, empty journal) or read it
-    with :meth:`finished` (resume); then :meth:`append` each run as it finishes."""
+    """``path``: the JSON-lines file. Begin it with :meth:`start` (a new grid) or read it with
+    :meth:`finished` (resume); then :meth:`append` each run as it finishes."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
 
-    def start(self) -> int:
-        """Begin an empty journal, replacing one already at ``path``; return how many runs it held."""
-        held = len(self.finished()) if self.path.exists() else 0
-        self._write_new(b"")
-        return held
+    def start(self) -> None:
+        """Begin a new journal: the one at ``path``, if any, is removed (the first :meth:`append`
+        creates the file, so a grid that fails before any run finishes leaves no file behind)."""
+        self.path.unlink(missing_ok=True)
 
     def finished(self) -> dict[str, dict[str, Any]]:
         """The runs already in the journal, by :func:`run_key`; a torn last line is cut off."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,7 @@ from .journal import Journal, run_key
 from .result import Comparison, combination_key, summarize
 from .settings import GridSpec, load_split, plan, run_config, signature
 
-__all__ = ["grid"]
+__all__ = ["grid", "finished_in"]
 
 
 def grid(data: str = "digits", **options: Any) -> Comparison:
@@ -34,8 +35,6 @@ def grid(data: str = "digits", **options: Any) -> Comparison:
     keys = [run_key(c, target) for c in configs]
     journal = Journal(spec.journal) if spec.journal is not None else None
     held = journal.finished() if journal is not None and spec.resume else {}
-    if journal is not None and not spec.resume:
-        journal.start()
     done: list[dict[str, Any] | None] = [held.get(k) for k in keys]
     todo = [i for i, run in enumerate(done) if run is None]
 
@@ -45,16 +44,38 @@ def grid(data: str = "digits", **options: Any) -> Comparison:
         if journal is not None:
             journal.append(keys[i], configs[i], target, run)
 
-    if spec.scheduler is not None and todo:
-        _on_cluster(spec.scheduler, [configs[i] for i in todo], target, finished)
-    elif todo:
-        _on_this_machine(settings["jobs"], [configs[i] for i in todo], target, finished)
+    # An unreachable scheduler is found before the journal is touched.
+    client, opened = connect(spec.scheduler) if spec.scheduler is not None and todo else (None, False)
+    try:
+        if journal is not None and not spec.resume:
+            journal.start()
+        if client is not None:
+            run_on_cluster(client, _run_one, [configs[i] for i in todo], target, finished)
+        elif todo:
+            _on_this_machine(settings["jobs"], [configs[i] for i in todo], target, finished)
+    finally:
+        if opened:
+            client.close()
     runs = [done[s * len(combos) + c] for c in range(len(combos)) for s in range(len(seeds))]
     rows = [
         summarize(init, opt, lr, [r for r in runs if combination_key(r) == (init, opt, lr)])
         for init, opt, lr in settings["combinations"]
     ]
     return Comparison(settings=settings, rows=rows, runs=runs)
+
+
+grid.__signature__ = signature()
+
+
+def finished_in(journal: str | os.PathLike, settings: dict[str, Any]) -> int:
+    """How many runs of the grid that ``settings`` (:func:`plan`'s) describe are already in ``journal``."""
+    held = Journal(journal).finished()
+    target = settings["target_accuracy"]
+    return sum(
+        run_key(run_config(settings, *combo, seed), target) in held
+        for seed in settings["seeds"]
+        for combo in settings["combinations"]
+    )
 
 
 def _on_this_machine(jobs: int, configs: list, target: float, finished) -> None:
@@ -70,18 +91,6 @@ def _on_this_machine(jobs: int, configs: list, target: float, finished) -> None:
 
 def _numbered(j: int, config, target: float) -> tuple[int, dict[str, Any]]:
     return j, _run_one(config, target)
-
-
-def _on_cluster(scheduler, configs: list, target: float, finished) -> None:
-    client, opened = connect(scheduler)
-    try:
-        run_on_cluster(client, _run_one, configs, target, finished)
-    finally:
-        if opened:
-            client.close()
-
-
-grid.__signature__ = signature()
 
 
 def _run_one(config, target: float) -> dict[str, Any]:
