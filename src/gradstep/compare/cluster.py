@@ -48,7 +48,7 @@ def connect(scheduler: Any):
     if isinstance(scheduler, Client):
         return scheduler, False
     try:
-        client = Client(scheduler, timeout="10s", set_as_default=False)
+        client = Client(scheduler, set_as_default=False)  # waits distributed.comm.timeouts.connect
     except (OSError, TimeoutError, ValueError) as exc:
         raise GradstepError(f"Cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     try:
@@ -106,7 +106,7 @@ def run_on_cluster(
     }
     failed, pending = [], set(futures)
     try:
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=client.loop):
             i = futures[future]
             pending.discard(future)
             if future.status == "finished":
