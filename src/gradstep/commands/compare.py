@@ -4,7 +4,9 @@
         --epochs 20 --jobs 2 --out runs/cmp
 
 prints the table and writes ``compare.csv``, ``compare.json`` and ``compare.png`` into ``--out``
-(existing files of those names are replaced). Lists are comma-separated. ``--lr`` with one value per
+(existing files of those names are replaced), and, as each run finishes, a line of
+``compare-runs.jsonl``, from which ``--resume`` continues a stopped grid. ``--scheduler tcp://host:8786``
+runs the grid on a Dask cluster. Lists are comma-separated. ``--lr`` with one value per
 optimizer pairs them (SGD at 0.05, Adam at 0.001); any other count runs every optimizer at every rate;
 ``--lr-mode cross`` crosses even when the counts match (see :mod:`gradstep.compare`).
 """

@@ -46,6 +46,7 @@ def connect(scheduler: Any):
             "(or 'dask[distributed]')."
         ) from None
     if isinstance(scheduler, Client):
+        _check_workers(scheduler)
         return scheduler, False
     try:
         client = Client(scheduler, set_as_default=False)  # waits distributed.comm.timeouts.connect
