@@ -104,6 +104,16 @@ def test_without_resume_the_journal_starts_afresh(tmp_path, monkeypatch):
     assert len(calls) == 4 and len(lines(journal)) == 4
 
 
+def test_a_joblib_backend_that_cannot_stream_still_fills_the_journal(reference, tmp_path):
+    import joblib
+
+    journal = tmp_path / compare.JOURNAL_NAME
+    with joblib.parallel_config(backend="multiprocessing"):
+        result = compare.grid(**GRID, jobs=2, journal=journal)
+    assert without_seconds(result) == without_seconds(reference)
+    assert len(lines(journal)) == 4
+
+
 def test_a_damaged_journal_is_one_clear_error(tmp_path):
     journal = tmp_path / compare.JOURNAL_NAME
     journal.write_text('{"key": 1}\nnot json\n')

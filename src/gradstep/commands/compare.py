@@ -116,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         result = compare.grid(args.data, **options)
         paths = result.write(out, figure=not args.no_figure)
     except compare.GridIncomplete as exc:
+        remove_created(created)  # only if no run finished: then the folder is still empty
         _say(f"error: {exc}; the finished runs are in {journal}: rerun with --resume --out {out}")
         return 1
     except BaseException:

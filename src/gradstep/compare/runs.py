@@ -84,7 +84,10 @@ def _on_this_machine(jobs: int, configs: list, target: float, finished) -> None:
     # No backend named here: joblib's default is loky (processes), and a caller's
     # ``joblib.parallel_config(backend="dask")`` (or "ray") context sends the runs to a cluster instead.
     # Unordered, and numbered, so that each run reaches the journal as soon as it ends.
-    parallel = Parallel(n_jobs=jobs, return_as="generator_unordered")
+    try:
+        parallel = Parallel(n_jobs=jobs, return_as="generator_unordered")
+    except ValueError:  # a backend that cannot yield (joblib's "multiprocessing"): all runs at the end
+        parallel = Parallel(n_jobs=jobs)
     for j, run in parallel(delayed(_numbered)(j, c, target) for j, c in enumerate(configs)):
         finished(j, run)
 
