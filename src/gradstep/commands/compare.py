@@ -4,7 +4,9 @@
         --epochs 20 --jobs 2 --out runs/cmp
 
 prints the table and writes ``compare.csv``, ``compare.json`` and ``compare.png`` into ``--out``
-(existing files of those names are replaced). Lists are comma-separated. ``--lr`` with one value per
+(existing files of those names are replaced), and, as each run finishes, a line of
+``compare-runs.jsonl``, from which ``--resume`` continues a stopped grid. ``--scheduler tcp://host:8786``
+runs the grid on a Dask cluster. Lists are comma-separated. ``--lr`` with one value per
 optimizer pairs them (SGD at 0.05, Adam at 0.001); any other count runs every optimizer at every rate;
 ``--lr-mode cross`` crosses even when the counts match (see :mod:`gradstep.compare`).
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 S = argparse.SUPPRESS
 
@@ -54,12 +57,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--target", type=float, default=0.95, help="validation accuracy that counts as reached; default 0.95"
     )
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (-1: one per CPU); default 1")
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run on this Dask scheduler (e.g. tcp://host:8786) instead of this machine",
+    )
     parser.add_argument("--out", default=S, help="output folder (default: a new runs/compare-NNN)")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the finished runs in --out's compare-runs.jsonl and run only the others",
+    )
     parser.add_argument("--no-figure", action="store_true", help="skip compare.png")
 
 
 def run(args: argparse.Namespace) -> int:
     from .. import compare
+    from .._validation import GradstepError
     from ..run.folders import claim_run_dir, prepare_folder, remove_created
 
     given = vars(args)
@@ -78,27 +93,55 @@ def run(args: argparse.Namespace) -> int:
         activation=args.activation,
         target_accuracy=args.target,
         jobs=args.jobs,
+        scheduler=args.scheduler,
+        resume=args.resume,
     )
+    out = given.get("out")
+    if args.resume and out is None:
+        raise GradstepError("Argument `--resume` needs `--out`, the folder of the grid to resume")
+    if out is not None:
+        options["journal"] = Path(out) / compare.JOURNAL_NAME
     settings = compare.plan(args.data, **options)  # every name and number checked before any run starts
     # The output folder too: claimed (or checked writable) now, not after the grid has run for an hour.
-    out = given.get("out")
     created = prepare_folder(out) if out is not None else [out := claim_run_dir(prefix="compare"), out.parent]
+    options["journal"] = journal = Path(out) / compare.JOURNAL_NAME
     n_runs = len(settings["combinations"]) * len(settings["seeds"])
-    print(
-        f"gradstep compare: {len(settings['combinations'])} combinations x {len(settings['seeds'])} seeds = "
-        f"{n_runs} runs of {args.epochs} epochs, {args.jobs} at a time",
-        file=sys.stderr,
-        flush=True,
+    where = f"on {args.scheduler}" if args.scheduler else f"{args.jobs} at a time"
+    _say(
+        f"{len(settings['combinations'])} combinations x {len(settings['seeds'])} seeds = "
+        f"{n_runs} runs of {args.epochs} epochs, {where}"
     )
+    _say_what_the_journal_holds(settings, journal, resume=args.resume)
     try:
         result = compare.grid(args.data, **options)
         paths = result.write(out, figure=not args.no_figure)
+    except compare.GridIncomplete as exc:
+        remove_created(created)  # only if no run finished: then the folder is still empty
+        _say(f"error: {exc}; the finished runs are in {journal}: rerun with --resume --out {out}")
+        return 1
     except BaseException:
         remove_created(created)  # only folders this command made and left empty
         raise
     _print_table(result, title=f"{args.data}: final accuracy and time to {args.target:g} validation accuracy")
     print(f"wrote {', '.join(str(p) for p in paths)}")
     return 0
+
+
+def _say(message: str) -> None:
+    print(f"gradstep compare: {message}", file=sys.stderr, flush=True)
+
+
+def _say_what_the_journal_holds(settings, journal: Path, *, resume: bool) -> None:
+    """One line on the runs already in the journal: kept with --resume, replaced (said aloud) without."""
+    from .. import compare
+
+    if not journal.exists():
+        return
+    if resume:
+        held = compare.finished_in(journal, settings)
+        _say(f"resuming: {held} of this grid's runs are finished in {journal} and will not be rerun")
+    elif held := len(compare.Journal(journal).finished()):
+        _say(f"replacing the {held} finished runs in {journal} (--resume would keep them)")
 
 
 def _split(flag: str, text: str) -> list[str]:

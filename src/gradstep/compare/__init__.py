@@ -9,9 +9,11 @@ Every run is the run ``gradstep train`` would make from the same :class:`~gradst
 (built by :func:`gradstep.run.build`):
 the seed fixes the data split, the initial weights and the batch order, so two optimizers compared at
 the same seed start from the same weights and see the same batches. Runs fan out with joblib (loky
-processes, ``jobs`` at a time, or whatever backend a ``joblib.parallel_config`` context names, Dask and
-Ray included); each run limits BLAS to one thread, so a result does not depend on ``jobs`` (only the
-measured seconds do).
+processes, ``jobs`` at a time, or whatever backend a ``joblib.parallel_config`` context names), or, with
+``scheduler``, to a Dask distributed cluster, one task per run (:mod:`~gradstep.compare.cluster`); each
+run limits BLAS to one thread, so a result does not depend on where it ran (only the measured seconds
+do). With ``journal``, each run is appended to that file the moment it finishes, and ``resume=True``
+runs only the runs the journal lacks (:mod:`~gradstep.compare.journal`).
 
 Learning rates, ``lrs``:
 
@@ -34,8 +36,21 @@ diverged.
 
 from __future__ import annotations
 
+from .cluster import GridIncomplete
+from .journal import JOURNAL_NAME, Journal
 from .result import COLUMNS, Comparison
-from .runs import grid
+from .runs import finished_in, grid
 from .settings import LR_MODES, GridSpec, plan
 
-__all__ = ["grid", "plan", "GridSpec", "Comparison", "LR_MODES", "COLUMNS"]
+__all__ = [
+    "grid",
+    "plan",
+    "finished_in",
+    "GridSpec",
+    "Comparison",
+    "GridIncomplete",
+    "Journal",
+    "JOURNAL_NAME",
+    "LR_MODES",
+    "COLUMNS",
+]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,7 +27,11 @@ class GridSpec:
     ``inits``: initializer names, or ``"auto"`` (the one :func:`gradstep.init.recommend` pairs with
     ``activation``). ``lrs`` and ``lr_mode``: see the module docstring. ``seeds``: a count ``n`` (seeds
     ``0..n-1``) or the seeds themselves. ``target_accuracy``: the validation accuracy that counts as
-    reached. ``jobs``: how many runs at once (``-1``: one per CPU). The rest is as in ``gradstep train``.
+    reached. ``jobs``: how many runs at once on this machine (``-1``: one per CPU). ``scheduler``: a Dask
+    scheduler's address (``"tcp://host:8786"``) or a ``distributed.Client``, to run on that cluster
+    instead. ``journal``: a file to which each finished run is appended the moment it finishes;
+    ``resume``: keep the runs already in ``journal`` and run only the others. The rest is as in
+    ``gradstep train``.
     """
 
     data: str = "digits"
@@ -41,6 +46,9 @@ class GridSpec:
     activation: str = "relu"
     target_accuracy: float = 0.95
     jobs: int = 1
+    scheduler: str | Any | None = None
+    journal: str | os.PathLike | None = None
+    resume: bool = False
 
 
 def plan(data: str = "digits", **options: Any) -> dict[str, Any]:
@@ -72,6 +80,7 @@ def plan(data: str = "digits", **options: Any) -> dict[str, Any]:
         raise GradstepError(
             f"Argument `jobs` must be a positive integer or -1 (one per CPU). Received: jobs={jobs!r}"
         )
+    _check_execution(spec)
     settings = {
         "data": str(spec.data),
         "inits": init_names,
@@ -91,6 +100,30 @@ def plan(data: str = "digits", **options: Any) -> dict[str, Any]:
         run_config(settings, init, opt, lr, seed_list[0])
     _check_dataset(run_config(settings, *combos[0], seed_list[0]))
     return settings
+
+
+def _check_execution(spec: GridSpec) -> None:
+    """Where the runs go and where they are kept: checked before anything runs, like the rest."""
+    if spec.scheduler is not None:
+        if isinstance(spec.scheduler, str):
+            if not spec.scheduler.strip():
+                raise GradstepError("Argument `scheduler` must be a Dask scheduler address. Received: ''")
+        elif not callable(getattr(spec.scheduler, "submit", None)):  # dask stays unimported here
+            raise GradstepError(
+                "Argument `scheduler` must be a Dask scheduler address such as 'tcp://host:8786' or a "
+                f"distributed.Client. Received: {spec.scheduler!r}"
+            )
+        if spec.jobs != 1:
+            raise GradstepError(
+                "Argument `jobs` sets how many runs go at once on this machine; with `scheduler` the "
+                f"cluster's worker threads decide. Received: jobs={spec.jobs!r} and a scheduler"
+            )
+    if not isinstance(spec.resume, bool):
+        raise GradstepError(f"Argument `resume` must be True or False. Received: resume={spec.resume!r}")
+    if spec.resume and spec.journal is None:
+        raise GradstepError("Argument `resume` needs `journal`, the file of the runs to resume")
+    if spec.journal is not None and not isinstance(spec.journal, (str, os.PathLike)):
+        raise GradstepError(f"Argument `journal` must be a file path. Received: journal={spec.journal!r}")
 
 
 def signature() -> inspect.Signature:
