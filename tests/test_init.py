@@ -482,3 +482,12 @@ def test_lsuv_bad_batch():
         init.lsuv(_net(), np.zeros((10, 4)))
     with pytest.raises(GradstepError, match="Argument `tol` must be"):
         init.lsuv(_net(), np.zeros((10, 30)), tol=0)
+
+
+@pytest.mark.parametrize("module", ["", ".scaling", ".structured", ".registry", ".unit_variance"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"gradstep.init{module}"))
+    assert result.attempted > 0 and result.failed == 0
