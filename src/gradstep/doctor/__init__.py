@@ -25,7 +25,8 @@ The package, one way down:
   (weights, biases, pre-activations, activations, gradients), and the public measurements
   :func:`dead_fraction`, :func:`saturated_mask`, :func:`saturated_fraction`;
 - :mod:`~gradstep.doctor.rules`: the verdicts, one small function per rule over a frozen
-  :class:`~gradstep.doctor.rules.Context`;
+  :class:`~gradstep.doctor.context.Context` (:mod:`~gradstep.doctor.architecture` holds the rules
+  for attention, residual streams, normalization and the initial loss);
 - :mod:`~gradstep.doctor.core`: :func:`diagnose_layers`, measure then judge; it knows no engine;
 - :mod:`~gradstep.doctor.mlp`: :func:`diagnose` collects the LayerData of a :class:`gradstep.nn.MLP` with
   one forward and one backward pass on a private copy of the model (its gradients and caches are left as
