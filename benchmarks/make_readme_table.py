@@ -252,7 +252,7 @@ def targets_section(targets: list[dict]) -> str:
         ]
         for t in targets
     ]
-    return "\n".join(["Targets (issue #6):", "", _table(["target", "measured", "target value", ""], rows)])
+    return "\n".join(["Targets:", "", _table(["target", "measured", "target value", ""], rows)])
 
 
 def markdown(result: dict) -> str:

@@ -76,7 +76,7 @@ def run(parts: list[str], quick: bool, threads: int = 2, log=C.log) -> dict:
     return result
 
 
-# -- the targets of issue #6, evaluated on the measured ratios ---------------------------------------
+# -- the targets, evaluated on the measured ratios -------------------------------------------------
 
 
 def targets(result: dict) -> list[dict]:
