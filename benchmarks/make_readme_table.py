@@ -165,14 +165,23 @@ def _mlp_machine_fraction(mlp: dict, groups: dict, impls: list[str]) -> list[str
     return out
 
 
-def mlp_section(mlp: dict) -> str:
-    impls = []
-    for r in mlp["rows"]:
-        if r["impl"] not in impls:
-            impls.append(r["impl"])
+def _by_shape(mlp: dict) -> tuple[dict[tuple, dict], list[str]]:
+    """The MLP rows by (data, model, batch) and implementation, and the implementations in order."""
+    impls = list(dict.fromkeys(r["impl"] for r in mlp["rows"]))
     groups: dict[tuple, dict] = {}
     for r in mlp["rows"]:
         groups.setdefault((r["dataset"], r["model"], r["batch"]), {})[r["impl"]] = r
+    return groups, impls
+
+
+def machine_fraction_section(mlp: dict) -> str:
+    """For the README: how much of the machine's matrix-product rate each engine's step reaches."""
+    groups, impls = _by_shape(mlp)
+    return "\n".join(_mlp_machine_fraction(mlp, groups, impls)).strip()
+
+
+def mlp_section(mlp: dict) -> str:
+    groups, impls = _by_shape(mlp)
     rows = []
     for (data, model, batch), by_impl in groups.items():
         rows.append(
@@ -278,7 +287,11 @@ def summary(result: dict) -> str:
     import run
 
     parts = [machine_section(result), targets_section(run.targets(result))]
-    for key, fn in (("accuracy", accuracy_section), ("startup", startup_section)):
+    for key, fn in (
+        ("mlp", machine_fraction_section),
+        ("accuracy", accuracy_section),
+        ("startup", startup_section),
+    ):
         if result.get(key):
             parts.append(fn(result[key]))
     return "\n\n".join(parts) + "\n"
