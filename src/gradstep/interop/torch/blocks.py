@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import torch
 
-__all__ = ["BLOCK_ELEMENTS", "Piece", "pieces", "chunks", "foreach_scaled"]
+__all__ = ["BLOCK_ELEMENTS", "Piece", "pieces", "chunks", "foreach_scaled", "foreach_lerp_moments"]
 
 # Updates run block by block: a contiguous parameter is cut into flat slices of this many elements
 # and each slice goes through every operation of the update while it is still in the CPU's cache
@@ -74,3 +74,16 @@ def foreach_scaled(out: list[torch.Tensor], xs: list[torch.Tensor], c: float) ->
     if c != 1.0:  # x*1 is x exactly: a copy is all it takes
         torch._foreach_mul_(out, c)
     return out
+
+
+def foreach_lerp_moments(Vs, Ss, gs, beta1: float, beta2: float, scratch: list[torch.Tensor]) -> None:
+    """Both moments in torch's order for NAdam and RAdam, in place: ``V = V + (1-beta1)*(dw - V)``
+    (torch's lerp) and ``S = (beta2*S) + ((1-beta2)*dw)*dw``. ``scratch`` is written, never read."""
+    diffs = foreach_scaled(scratch, gs, 1.0)
+    torch._foreach_sub_(diffs, Vs)
+    torch._foreach_mul_(diffs, 1 - beta1)
+    torch._foreach_add_(Vs, diffs)
+    torch._foreach_mul_(Ss, beta2)
+    squares = foreach_scaled(scratch, gs, 1 - beta2)
+    torch._foreach_mul_(squares, gs)
+    torch._foreach_add_(Ss, squares)

@@ -10,6 +10,7 @@ import torch
 
 from ...optim import nadam as np_nadam
 from .base import Optimizer, foreach_scaled, register
+from .blocks import foreach_lerp_moments
 
 __all__ = ["NAdam", "NAdamW"]
 
@@ -60,14 +61,7 @@ class NAdam(Optimizer):
         Vs, Ss = [s["V"] for s in states], [s["S"] for s in states]
         a, b = tmp
         coefficients = [self._coefficients(group, t) for t in ts]
-        diffs = foreach_scaled(a, gs, 1.0)
-        torch._foreach_sub_(diffs, Vs)
-        torch._foreach_mul_(diffs, 1 - beta1)
-        torch._foreach_add_(Vs, diffs)
-        torch._foreach_mul_(Ss, beta2)
-        squares = foreach_scaled(a, gs, 1 - beta2)
-        torch._foreach_mul_(squares, gs)
-        torch._foreach_add_(Ss, squares)
+        foreach_lerp_moments(Vs, Ss, gs, beta1, beta2, a)
         Ds = foreach_scaled(b, Ss, 1.0)
         torch._foreach_div_(Ds, [c2 for c2, _, _ in coefficients])
         torch._foreach_sqrt_(Ds)

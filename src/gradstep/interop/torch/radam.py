@@ -10,6 +10,7 @@ import torch
 
 from ...optim import radam as np_radam
 from .base import Optimizer, foreach_scaled, register
+from .blocks import foreach_lerp_moments
 
 __all__ = ["RAdam", "RAdamW"]
 
@@ -55,14 +56,7 @@ class RAdam(Optimizer):
         Vs, Ss = [s["V"] for s in states], [s["S"] for s in states]
         a, b = tmp
         scalars = [np_radam.rectification(beta1, beta2, t) for t in ts]
-        diffs = foreach_scaled(a, gs, 1.0)
-        torch._foreach_sub_(diffs, Vs)
-        torch._foreach_mul_(diffs, 1 - beta1)
-        torch._foreach_add_(Vs, diffs)
-        torch._foreach_mul_(Ss, beta2)
-        squares = foreach_scaled(a, gs, 1 - beta2)
-        torch._foreach_mul_(squares, gs)
-        torch._foreach_add_(Ss, squares)
+        foreach_lerp_moments(Vs, Ss, gs, beta1, beta2, a)
         steps = foreach_scaled(a, Vs, 1.0)
         torch._foreach_div_(steps, [c1 for c1, _, _ in scalars])
         torch._foreach_mul_(steps, lr)
