@@ -103,7 +103,7 @@ def _run_one(config, target: float) -> dict[str, Any]:
 
     from .. import optim
     from ..run.build import build
-    from ..train import TrainingDiverged, evaluate
+    from ..train import evaluate
 
     with threadpool_limits(limits=1):
         ds = load_split(config.data, config.seed, config.val_fraction, config.test_fraction, config.dtype)
@@ -114,13 +114,7 @@ def _run_one(config, target: float) -> dict[str, Any]:
         optim.create(config.optimizer, [scratch], lr=config.learning_rate, **config.optimizer_args).step(
             [scratch]
         )
-        diverged = False
-        try:
-            # A diverging run is recorded, not warned about.
-            with np.errstate(over="ignore", invalid="ignore"):
-                run.fit(quiet=True)
-        except TrainingDiverged:
-            diverged = True
+        diverged = run.fit_or_diverge()
         test = evaluate(run.model, ds.X_test, ds.y_test, run.loss) if not diverged else None
     state = run.state
     val_acc = [float(h["val_accuracy"]) for h in state.history]

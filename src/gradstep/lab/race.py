@@ -123,7 +123,6 @@ class Racer:
         from ..compare.settings import load_split
         from ..run.build import build
         from ..run.config import RunConfig
-        from ..train import TrainingDiverged
 
         w = self.workload
         config = RunConfig(
@@ -135,12 +134,7 @@ class Racer:
             self._splits[seed] = load_split(w.data, seed, w.val_fraction, config.test_fraction, config.dtype)
         run = build(config, dataset=self._splits[seed])
         self._warm_up(setting, run.model.params)
-        diverged = False
-        try:
-            with np.errstate(over="ignore", invalid="ignore"):
-                run.fit(quiet=True)
-        except TrainingDiverged:
-            diverged = True
+        diverged = run.fit_or_diverge()
         history = run.state.history
         return Run(
             setting, seed, [float(h["val_accuracy"]) for h in history],

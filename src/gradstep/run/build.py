@@ -50,6 +50,18 @@ class Run:
         )  # fmt: skip
         return self.state
 
+    def fit_or_diverge(self) -> bool:
+        """Train quietly as :meth:`fit` does; True if training diverged (recorded, not warned about),
+        as a grid or a race counts a diverged run instead of stopping."""
+        from ..train import TrainingDiverged
+
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                self.fit(quiet=True)
+        except TrainingDiverged:
+            return True
+        return False
+
 
 def build(config: RunConfig, *, dataset=None) -> Run:
     """Load the data and build a freshly initialized model and optimizer for ``config``.
