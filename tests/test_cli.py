@@ -275,3 +275,32 @@ def test_any_command_line_is_accepted_or_refused_in_one_sentence(monkeypatch, ca
     assert code in (0, 2)
     if code == 2:
         assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def _save_data(path, seed):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(200, 4))
+    np.savez(path, X=X, y=(X[:, seed % 4] > 0).astype(int))
+
+
+def test_changed_data_is_refused_by_evaluate_and_resume_and_found_from_another_folder(tmp_path):
+    data = tmp_path / "mydata.npz"
+    _save_data(data, 0)
+    res = gradstep("train", "--data", "mydata.npz", *FAST, "--epochs", "2", "--out", "run", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    saved = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()}
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    res = gradstep("evaluate", str(tmp_path / "run"), cwd=other)  # the data path was stored absolute
+    assert res.returncode == 0, res.stderr
+    _save_data(data, 1)  # same size, other content
+    for argv in (["evaluate", "run"], ["train", "--resume", "--out", "run", "--epochs", "3"]):
+        res = gradstep(*argv, cwd=tmp_path)
+        assert res.returncode == 2 and "Traceback" not in res.stderr
+        assert "changed since training" in res.stderr and "--allow-changed-data" in res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1
+    assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()} == saved
+    res = gradstep("evaluate", "run", "--allow-changed-data", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr

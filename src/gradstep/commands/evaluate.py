@@ -8,6 +8,11 @@ from pathlib import Path
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="a checkpoint.gradstep file, or the run folder that holds one")
+    parser.add_argument(
+        "--allow-changed-data",
+        action="store_true",
+        help="evaluate even if the data file changed since training",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -17,6 +22,6 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.checkpoint)
     if path.is_dir():
         path = path / run_mod.CHECKPOINT_NAME
-    result = run_mod.evaluate_checkpoint(path)
+    result = run_mod.evaluate_checkpoint(path, allow_changed_data=args.allow_changed_data)
     print(dumps(result))
     return 0

@@ -140,6 +140,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=S, help="output folder (default: a new runs/train-NNN)")
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     parser.add_argument(
+        "--allow-changed-data", action="store_true", help="with --resume: go on even if the data file changed"
+    )
+    parser.add_argument(
         "--overwrite", action="store_true", help="start over in an --out that has a checkpoint"
     )
     parser.add_argument("--quiet", action="store_true", help="print only the final metrics")
@@ -164,7 +167,13 @@ def run(args: argparse.Namespace) -> int:
                 f"--resume continues the saved configuration exactly; only --epochs may change "
                 f"(received {', '.join(changed)})"
             )
-        metrics = run_mod.resume(out, epochs=given.get("epochs"), quiet=args.quiet, progress=progress)
+        metrics = run_mod.resume(
+            out,
+            epochs=given.get("epochs"),
+            quiet=args.quiet,
+            progress=progress,
+            allow_changed_data=args.allow_changed_data,
+        )
     else:
         cfg = config_from_args(args)
         claimed = out is None

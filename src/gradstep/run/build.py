@@ -34,6 +34,8 @@ class Run:
     state: Any
     loss: str
     schedule: Any
+    #: What the data was when the run was built (see :func:`gradstep.run.store.data_fingerprint`).
+    data_fingerprint: dict[str, Any] | None = None
 
     def fit(self, callbacks=(), *, quiet: bool = False, progress: bool | None = None):
         """Train this run as its configuration says (epochs, batches, seed, loss, schedule, clipping),
@@ -101,7 +103,10 @@ def build(config: RunConfig, *, dataset=None) -> Run:
         ) from None
     total_steps = config.epochs * data_mod.n_batches(len(dataset.X_train), config.batch_size)
     schedule = for_run(config.schedule, config.learning_rate, total_steps, config.warmup_steps)
-    return Run(config, dataset, model, optimizer, TrainState(), loss_name(dataset), schedule)
+    from .store import data_fingerprint
+
+    fingerprint = data_fingerprint(config)
+    return Run(config, dataset, model, optimizer, TrainState(), loss_name(dataset), schedule, fingerprint)
 
 
 def n_parameters(sizes) -> int:

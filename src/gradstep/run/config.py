@@ -95,6 +95,8 @@ class RunConfig:
         # A path is a dataset too; only a bare name is checked against the built-in list.
         if not looks_like_path(self.data, data.available()):
             check_choice("dataset", self.data, data.available())
+        else:  # stored absolute, so evaluate and --resume find the file from any working folder
+            set_(self, "data", str(Path(self.data).expanduser().resolve()))
         check_choice("task", self.task, data.TASKS)
         if self.task == "regression" and not self.is_file_dataset:
             raise GradstepError(

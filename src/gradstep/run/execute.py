@@ -65,9 +65,15 @@ def _replace_run(config: RunConfig, out: Path, *, quiet: bool, progress: bool | 
 
 
 def resume(
-    out: str | Path, *, epochs: int | None = None, quiet: bool = False, progress: bool | None = None
+    out: str | Path,
+    *,
+    epochs: int | None = None,
+    quiet: bool = False,
+    progress: bool | None = None,
+    allow_changed_data: bool = False,
 ) -> dict[str, Any]:
-    """Continue the run saved in ``out`` exactly as configured (optionally for more ``epochs``)."""
+    """Continue the run saved in ``out`` exactly as configured (optionally for more ``epochs``); data
+    that changed since training is refused unless ``allow_changed_data``."""
     out = Path(out)
     c = store.load_training_checkpoint(out / store.CHECKPOINT_NAME)
     saved = dict(c.meta["config"])
@@ -81,6 +87,7 @@ def resume(
         saved["epochs"] = epochs
     _remove_stale_temporaries(out)
     run = build(RunConfig.from_dict(saved))
+    store.check_same_data(c.meta, run, out, allow_changed=allow_changed_data)
     store.restore(c, run)
     return _train_and_write(run, out, quiet=quiet, progress=progress)
 
@@ -139,12 +146,14 @@ def _train_and_write(run: Run, out: Path, *, quiet: bool, progress: bool | None)
     return metrics
 
 
-def evaluate_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Rebuild the run stored in a checkpoint and measure it on its test split."""
+def evaluate_checkpoint(path: str | Path, *, allow_changed_data: bool = False) -> dict[str, Any]:
+    """Rebuild the run stored in a checkpoint and measure it on its test split (refusing data that
+    changed since training unless ``allow_changed_data``)."""
     from ..train import evaluate
 
     c = store.load_training_checkpoint(Path(path))
     run = build(RunConfig.from_dict(c.meta["config"]))
+    store.check_same_data(c.meta, run, path, allow_changed=allow_changed_data)
     store.restore(c, run)
     test = evaluate(run.model, run.data.X_test, run.data.y_test, run.loss)
     return {

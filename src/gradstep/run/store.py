@@ -265,8 +265,45 @@ def save_checkpoint(path: str | Path, run: Run) -> Path:
         "model": jsonable(run.model.config()),
         "optimizer": jsonable(header),
         "state": jsonable(run.state.to_dict()),
+        **({"data": run.data_fingerprint} if run.data_fingerprint else {}),
     }
     return save(path, arrays, meta)
+
+
+def data_fingerprint(config) -> dict[str, Any]:
+    """What a run's data is, to tell later whether it changed: for a file (or a folder of IDX files) its
+    absolute path, size and SHA-256; for a built-in or generated dataset its name (its parameters and
+    seed are the run's configuration)."""
+    import hashlib
+
+    if not config.is_file_dataset:
+        return {"builtin": config.data}
+    path = Path(config.data)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    digest, size = hashlib.sha256(), 0
+    for f in files:
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+                size += len(block)
+    return {"path": str(path), "size": size, "sha256": digest.hexdigest()}
+
+
+def check_same_data(meta: dict, run: Run, path, *, allow_changed: bool = False) -> None:
+    """Refuse, in one sentence, to resume or evaluate a checkpoint on data other than it was trained on
+    (checkpoints written before fingerprints existed carry none and are not checked)."""
+    saved, now = meta.get("data"), run.data_fingerprint
+    if allow_changed or not saved or saved == now:
+        return
+    if saved.get("builtin") or (now or {}).get("builtin"):
+        what = f"it was trained on {saved.get('builtin') or saved.get('path')}"
+    elif saved.get("size") != now.get("size"):
+        what = f"{now['path']} is now {now['size']:,} bytes; it was {saved['size']:,} when trained"
+    else:
+        what = f"{now['path']} has the same size but other content (SHA-256 differs)"
+    raise GradstepError(
+        f"The data of {path} changed since training: {what}; pass --allow-changed-data to go on anyway"
+    )
 
 
 def load_training_checkpoint(path: str | Path) -> Checkpoint:
