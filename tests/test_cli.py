@@ -145,6 +145,8 @@ BAD = [
     (["evaluate", "{tmp}/missing.gradstep"], r"No checkpoint at"),
     (["evaluate", "{tmp}/corrupt.gradstep"], r"corrupt|not a gradstep checkpoint|version"),
     (["nonsense"], r"invalid choice"),
+    # A suggestion by meaning: 'ema' belongs to one experiment only.
+    (["lab", "init_ema"], r"did you mean 'optim_ema'\?"),
     # A diverging run: one sentence (no NumPy warnings before it), whichever optimizer, and no folder.
     (["train", "--optimizer", "sgd", "--lr", "1e6", "--epochs", "3", "--out", "{tmp}/new/run"], r"diverged"),
     (

@@ -119,6 +119,17 @@ def _one_typo_apart(a: str, b: str) -> bool:
     return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
 
 
+def _shares_a_rare_word(name: str, choices: list[str]) -> list[str]:
+    """The known name that shares the rarest ``_``-separated word with ``name``: by meaning, not
+    spelling ('init_ema' -> 'optim_ema', whose 'ema' no other name has, not 'init_dead')."""
+    words = [w for w in name.split("_") if w]
+    if len(words) < 2:
+        return []
+    counts = {w: sum(w in c.split("_") for c in choices) for w in words}
+    rare = [w for w in sorted(words, key=lambda w: counts[w]) if counts[w] == 1]
+    return [next(c for c in choices if rare[0] in c.split("_"))] if rare else []
+
+
 def unknown_name(kind: str, name, choices: Iterable[str]) -> GradstepError:
     """The error for an unknown name, suggesting the closest known one.
 
@@ -128,7 +139,8 @@ def unknown_name(kind: str, name, choices: Iterable[str]) -> GradstepError:
     choices = sorted(choices)
     # One typo first: difflib's ratio alone prefers 'adamax' to 'adam' for 'adma' (more shared letters).
     typo = [c for c in choices if _one_typo_apart(str(name).lower(), c)]
-    close = typo[:1] or difflib.get_close_matches(str(name).lower(), choices, n=1, cutoff=0.5)
+    close = typo[:1] or _shares_a_rare_word(str(name).lower(), choices)
+    close = close or difflib.get_close_matches(str(name).lower(), choices, n=1, cutoff=0.5)
     hint = f"; did you mean '{close[0]}'?" if close else "."
     return GradstepError(f"Unknown {kind} {name!r}{hint} Known: {', '.join(choices)}.")
 

@@ -192,4 +192,4 @@ def _print_rich(report, title: str) -> None:
         console.print(Text("  fix: ", style="bold green") + Text(v.fix))
     console.print()
     th = ", ".join(f"{k}={v:g}" for k, v in report.thresholds.to_dict().items())
-    console.print(Text(f"thresholds (docs/doctor.md): {th}", style="dim"))
+    console.print(Text(f'thresholds (python -c "help(gradstep.doctor.Thresholds)"): {th}', style="dim"))
