@@ -93,7 +93,7 @@ def resume(
 
 
 def _train_and_write(run: Run, out: Path, *, quiet: bool, progress: bool | None) -> dict[str, Any]:
-    from ..train import EarlyStopping, evaluate, fit
+    from ..train import EarlyStopping, evaluate
 
     config = run.config
     ck = out / store.CHECKPOINT_NAME
@@ -112,21 +112,7 @@ def _train_and_write(run: Run, out: Path, *, quiet: bool, progress: bool | None)
     callbacks = [checkpoint_cb]
     if config.patience:
         callbacks.insert(0, EarlyStopping(config.patience))
-    run.state = fit(
-        run.model,
-        run.optimizer,
-        run.data,
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        seed=config.seed,
-        loss=run.loss,
-        schedule=run.schedule,
-        clip_norm=config.clip_norm,
-        callbacks=callbacks,
-        state=run.state,
-        quiet=quiet,
-        progress=progress,
-    )
+    run.fit(callbacks, quiet=quiet, progress=progress)
     if run.state.stopped_early:
         save()
     store.write_history(out, run.state.history)
