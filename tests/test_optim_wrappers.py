@@ -135,3 +135,44 @@ def test_fit_trains_through_a_wrapper_with_a_schedule():
                 schedule=schedules.cosine(0.01, total_steps=40), quiet=True)  # fmt: skip
     assert opt.t == state.step and np.isfinite(state.history[-1]["val_loss"])
     assert not np.array_equal(opt.average[0], model.params)
+
+
+def test_evaluation_sees_the_optimizers_evaluation_weights_and_training_resumes_on_its_own():
+    """fit() validates inside optimizer.evaluation_parameters(): an EMA's average, the plain weights
+    otherwise; the training weights are exactly restored after each evaluation."""
+    from gradstep import data, fit
+    from gradstep.nn import MLP
+    from gradstep.train import evaluate
+
+    ds = data.load("moons", rng=0)
+    plain, averaged = MLP((2, 16, 1), rng=0), MLP((2, 16, 1), rng=0)
+    opt_plain = Adam([plain.params], lr=0.01)
+    opt_ema = EMA(Adam([averaged.params], lr=0.01), decay=0.9)
+    kw = dict(epochs=2, batch_size=64, loss="binary_cross_entropy", quiet=True)
+    fit(plain, opt_plain, ds, **kw)
+    state = fit(averaged, opt_ema, ds, **kw)
+    np.testing.assert_array_equal(plain.params, averaged.params)  # training itself is unchanged
+    with opt_ema.average_parameters():
+        expected = evaluate(averaged, ds.X_val, ds.y_val, "binary_cross_entropy")["loss"]
+    assert state.history[-1]["val_loss"] == expected
+    assert (
+        state.history[-1]["val_loss"] != evaluate(plain, ds.X_val, ds.y_val, "binary_cross_entropy")["loss"]
+    )
+    with Adam([np.zeros(2)]).evaluation_parameters():  # a plain optimizer: nothing to swap
+        pass
+
+
+def test_schedule_free_evaluates_at_its_average_and_restores_y():
+    from gradstep.optim import SGDScheduleFree
+
+    w = [np.array([1.0, -2.0])]
+    opt = SGDScheduleFree(w, lr=0.1)
+    for t in range(3):
+        opt.step([np.array([1.0, 1.0]) * (t + 1)])
+    y = w[0].copy()
+    with opt.evaluation_parameters():
+        x = w[0].copy()
+    with opt.eval_parameters():
+        np.testing.assert_array_equal(w[0], x)
+    assert not np.array_equal(x, y)
+    np.testing.assert_array_equal(w[0], y)

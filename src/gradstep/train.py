@@ -299,7 +299,8 @@ def _epoch_record(model, optimizer, data, loss, state: TrainState, r: dict[str, 
         "grad_norms": [s / steps for s in r["grad_norm_sums"]],
     }
     if len(data.X_val):
-        ev = evaluate(model, data.X_val, data.y_val, loss)
+        with optimizer.evaluation_parameters():  # Schedule-Free's average, an EMA's; else the weights
+            ev = evaluate(model, data.X_val, data.y_val, loss)
         record["val_loss"], record["val_accuracy"] = ev["loss"], ev["accuracy"]
     return record
 

@@ -115,7 +115,10 @@ def _run_one(config, target: float) -> dict[str, Any]:
             [scratch]
         )
         diverged = run.fit_or_diverge()
-        test = evaluate(run.model, ds.X_test, ds.y_test, run.loss) if not diverged else None
+        test = None
+        if not diverged:
+            with run.optimizer.evaluation_parameters():
+                test = evaluate(run.model, ds.X_test, ds.y_test, run.loss)
     state = run.state
     val_acc = [float(h["val_accuracy"]) for h in state.history]
     seconds = np.cumsum([h["seconds"] for h in state.history]).tolist()

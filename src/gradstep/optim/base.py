@@ -44,6 +44,7 @@ would not know the new rule).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
@@ -198,6 +199,16 @@ class Optimizer:
         """The shape of state ``name`` for a parameter of ``shape``: the parameter's own by default;
         factored moments (Adafactor) are smaller, and a state an option leaves unused is ``(0,)``."""
         return tuple(shape)
+
+    def evaluation_parameters(self) -> contextlib.AbstractContextManager:
+        """A context in which the parameters hold the weights to evaluate (validation, test, export).
+
+        The parameters themselves for most optimizers; an optimizer that keeps other weights for
+        evaluation swaps them in and restores the training weights exactly afterwards (Schedule-Free's
+        average ``x``; :class:`~gradstep.optim.EMA`'s moving average). ``fit()``, ``gradstep train``,
+        ``gradstep evaluate`` and ``compare`` evaluate inside it.
+        """
+        return contextlib.nullcontext()
 
     @classmethod
     def _check_combination(cls, hp: dict[str, Any]) -> None:

@@ -115,6 +115,11 @@ class ScheduleFree(Optimizer):
             self._gamma,
         )
 
+    def evaluation_parameters(self) -> contextlib.AbstractContextManager:
+        """Evaluation sees the average x (:meth:`eval_parameters`), except with ``beta=0``, where x cannot
+        be recovered from the parameters and evaluation sees y = z."""
+        return contextlib.nullcontext() if self.interpolation == 0 and self.t else self.eval_parameters()
+
     @contextlib.contextmanager
     def eval_parameters(self) -> Iterator[None]:
         """Inside the block the parameters hold the average x; afterwards exactly the y they held."""

@@ -42,6 +42,11 @@ class _Wrapper:
         self.optimizer = optimizer
 
     params = property(lambda self: self.optimizer.params)
+
+    def evaluation_parameters(self) -> contextlib.AbstractContextManager:
+        """The inner optimizer's evaluation weights (:meth:`Optimizer.evaluation_parameters`)."""
+        return self.optimizer.evaluation_parameters()
+
     t = property(lambda self: self.optimizer.t)
 
     @property
@@ -221,6 +226,10 @@ class EMA(_Wrapper):
         for p, avg in zip(self.params, self.average, strict=True):
             # avg = avg + (1-decay)*(w - avg)
             avg += (1 - self.decay) * (p.astype(avg.dtype, copy=False) - avg)
+
+    def evaluation_parameters(self) -> contextlib.AbstractContextManager:
+        """Evaluation sees the moving average (:meth:`average_parameters`)."""
+        return self.average_parameters()
 
     @contextlib.contextmanager
     def average_parameters(self) -> Iterator[None]:

@@ -116,7 +116,8 @@ def _train_and_write(run: Run, out: Path, *, quiet: bool, progress: bool | None)
     if run.state.stopped_early:
         save()
     store.write_history(out, run.state.history)
-    test = evaluate(run.model, run.data.X_test, run.data.y_test, run.loss)
+    with run.optimizer.evaluation_parameters():
+        test = evaluate(run.model, run.data.X_test, run.data.y_test, run.loss)
     h = run.state.history
     metrics = {
         **_test_metrics(run, test),
@@ -141,7 +142,8 @@ def evaluate_checkpoint(path: str | Path, *, allow_changed_data: bool = False) -
     run = build(RunConfig.from_dict(c.meta["config"]))
     store.check_same_data(c.meta, run, path, allow_changed=allow_changed_data)
     store.restore(c, run)
-    test = evaluate(run.model, run.data.X_test, run.data.y_test, run.loss)
+    with run.optimizer.evaluation_parameters():
+        test = evaluate(run.model, run.data.X_test, run.data.y_test, run.loss)
     return {
         **_test_metrics(run, test),
         "epochs": run.state.epoch,
