@@ -308,3 +308,36 @@ def test_history_json_writes_non_finite_numbers_as_null(tmp_path):
     assert json.loads((tmp_path / "history.json").read_text()) == [
         {"epoch": 1, "train_loss": None, "grad_norms": [None]}
     ]
+
+
+def test_a_run_with_lookahead_and_ema_resumes_bit_identically_and_evaluates_with_the_average(tmp_path):
+    import numpy as np
+
+    from gradstep import run as run_mod
+    from gradstep.run import RunConfig, store
+
+    cfg = dict(data="moons", hidden=(16,), epochs=3, batch_size=64, lookahead=3, ema=0.9)
+    straight = run_mod.train(RunConfig(**cfg), tmp_path / "a", quiet=True)
+    run_mod.train(RunConfig(**{**cfg, "epochs": 2}), tmp_path / "b", quiet=True)
+    resumed = run_mod.resume(tmp_path / "b", epochs=3, quiet=True)
+    assert resumed["test_loss"] == straight["test_loss"]
+    a = store.load(tmp_path / "a" / store.CHECKPOINT_NAME).arrays
+    b = store.load(tmp_path / "b" / store.CHECKPOINT_NAME).arrays
+    assert a.keys() == b.keys() and any(k.startswith("optimizer/average/") for k in a)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    live = run_mod.build(RunConfig(**cfg))
+    store.restore(tmp_path / "a" / store.CHECKPOINT_NAME, live)
+    from gradstep.train import evaluate
+
+    with live.optimizer.average_parameters():
+        on_average = evaluate(live.model, live.data.X_test, live.data.y_test, live.loss)["loss"]
+    assert straight["test_loss"] == on_average  # metrics are measured with the moving average
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"), [("ema", 1.0, "`ema`"), ("lookahead", 0, "`lookahead`")]
+)
+def test_wrapper_settings_are_checked(field, value, message):
+    with pytest.raises(GradstepError, match=message):
+        RunConfig(**{field: value})

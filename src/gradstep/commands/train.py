@@ -33,6 +33,8 @@ RUN_FLAGS = {
         "stop early after this many epochs without val_loss improvement (default: never)",
     ),
     "--checkpoint-every": ("checkpoint_every", int, "write the checkpoint every N epochs"),
+    "--lookahead": ("lookahead", int, "wrap the optimizer in Lookahead, syncing every K steps (alpha 0.5)"),
+    "--ema": ("ema", float, "keep a moving average of the weights with this decay; evaluate with it"),
 }
 
 

@@ -101,7 +101,6 @@ def _run_one(config, target: float) -> dict[str, Any]:
     it, on this process's copy of the seed's split."""
     from threadpoolctl import threadpool_limits
 
-    from .. import optim
     from ..run.build import build
     from ..train import evaluate
 
@@ -111,9 +110,7 @@ def _run_one(config, target: float) -> dict[str, Any]:
         # One throwaway step on a same-sized buffer first: the first step in a process compiles or loads
         # the optimizer's kernel, which would otherwise count against whichever run happens to be first.
         scratch = np.zeros_like(run.model.params)
-        optim.create(config.optimizer, [scratch], lr=config.learning_rate, **config.optimizer_args).step(
-            [scratch]
-        )
+        config.make_optimizer([scratch]).step([scratch])
         diverged = run.fit_or_diverge()
         test = None
         if not diverged:

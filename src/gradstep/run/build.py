@@ -72,7 +72,6 @@ def build(config: RunConfig, *, dataset=None) -> Run:
     fractions and dtype), already loaded; :mod:`gradstep.compare` passes one to share it between runs.
     """
     from .. import data as data_mod
-    from .. import optim
     from ..nn import MLP
     from ..optim.schedules import for_run
     from ..train import TrainState
@@ -93,9 +92,7 @@ def build(config: RunConfig, *, dataset=None) -> Run:
     check_fits_in_memory(sizes, dtype)
     try:
         model = MLP(sizes, activation=config.activation, init=config.init_name, rng=config.seed, dtype=dtype)
-        optimizer = optim.create(
-            config.optimizer, [model.params], lr=config.learning_rate, **config.optimizer_args
-        )
+        optimizer = config.make_optimizer([model.params])
     except MemoryError:
         raise GradstepError(
             f"A network of layer sizes {list(sizes)} ({n_parameters(sizes):,} parameters) does not fit "

@@ -84,6 +84,8 @@ class RunConfig:
     checkpoint_every: int = 1
     val_fraction: float = 0.1
     test_fraction: float = 0.2
+    lookahead: int | None = None  # Lookahead around the optimizer: sync every k steps (alpha 0.5)
+    ema: float | None = None  # a moving average of the weights with this decay, used for evaluation
 
     def __post_init__(self) -> None:
         from .. import data, init, optim
@@ -135,7 +137,23 @@ class RunConfig:
         # Build the optimizer once on a dummy parameter so a bad hyperparameter fails now, not at step 1.
         import numpy as np
 
-        optim.create(self.optimizer, [np.zeros(1)], lr=self.learning_rate, **self.optimizer_args)
+        if self.lookahead is not None:
+            check_int("lookahead", self.lookahead, 1)
+        if self.ema is not None:
+            check_real("ema", self.ema, 0.0, 1.0, high_open=True)
+        self.make_optimizer([np.zeros(1)])
+
+    def make_optimizer(self, params):
+        """The run's optimizer over ``params``: ``optimizer`` with its arguments, inside Lookahead and
+        the weights' moving average when ``lookahead`` / ``ema`` ask for them."""
+        from .. import optim
+
+        opt = optim.create(self.optimizer, params, lr=self.learning_rate, **self.optimizer_args)
+        if self.lookahead is not None:
+            opt = optim.Lookahead(opt, k=self.lookahead)
+        if self.ema is not None:
+            opt = optim.EMA(opt, decay=self.ema)
+        return opt
 
     @property
     def learning_rate(self) -> float:

@@ -328,7 +328,11 @@ def check_training_meta(meta: dict, path) -> None:
     if meta.get("kind") != _KIND:
         raise CheckpointError(f"{path} is not a training checkpoint")
     _require(meta, _META, path, "")
-    _require(meta["optimizer"], _OPTIMIZER_META, path, "optimizer ")
+    header = meta["optimizer"]
+    while isinstance(header, dict) and "inner" in header:  # a wrapper (Lookahead, EMA) around it
+        _require(header, {"name": str, "hyperparams": dict, "inner": dict}, path, "optimizer ")
+        header = header["inner"]
+    _require(header, _OPTIMIZER_META, path, "optimizer ")
     _require(meta["state"], _STATE_META, path, "state ")
     try:
         config = RunConfig.from_dict(meta["config"])
