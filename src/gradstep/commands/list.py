@@ -10,18 +10,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "what",
         nargs="?",
         default="all",
-        choices=["all", "initializers", "optimizers", "activations", "datasets", "schedules"],
+        choices=["all", "initializers", "optimizers", "wrappers", "activations", "datasets", "schedules"],
     )
 
 
 def run(args: argparse.Namespace) -> int:
     from .. import data, init, optim
     from ..nn import activations
+    from ..optim import wrappers
     from ..optim.schedules import run_names
 
     table = {
         "initializers": init.available(),
         "optimizers": optim.available(),
+        # Around any optimizer: gradstep train --lookahead K / --ema DECAY.
+        "wrappers": [getattr(wrappers, name).name for name in wrappers.__all__],
         "activations": activations.available(),
         "datasets": data.available(),
         "schedules": run_names(),
