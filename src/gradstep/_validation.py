@@ -28,6 +28,9 @@ __all__ = [
     "as_rng",
     "check_float_dtype",
     "looks_like_path",
+    "BACKENDS",
+    "numba_installed",
+    "check_backend",
 ]
 
 
@@ -201,3 +204,26 @@ def looks_like_path(value, names: Iterable[str] = ()) -> bool:
     if not isinstance(value, str) or value.lower() in {n.lower() for n in names}:
         return False
     return "/" in value or os.sep in value or "." in value or os.path.exists(value)
+
+
+#: How a step is computed, for optimizers and models alike: "auto" (compiled where numba imports and
+#: the step applies), "numpy" (the readable reference), "numba" (compiled).
+BACKENDS = ("auto", "numpy", "numba")
+
+
+def numba_installed() -> bool:
+    """Whether numba can be found, without importing it (``import gradstep`` must stay light)."""
+    import importlib.util
+
+    return importlib.util.find_spec("numba") is not None
+
+
+def check_backend(value) -> str:
+    """``value`` if it is one of :data:`BACKENDS` (``"numba"`` only where numba is installed), else raise."""
+    value = check_choice("backend", value, BACKENDS)
+    if value == "numba" and not numba_installed():
+        raise GradstepError(
+            "Argument `backend` is 'numba' but numba is not installed; install numba or use "
+            "backend='auto' or 'numpy'. Received: backend='numba'"
+        )
+    return value

@@ -34,22 +34,20 @@ from typing import NamedTuple
 import numpy as np
 
 from .._validation import (
+    BACKENDS,
     GradstepError,
     as_rng,
     check_choice,
     check_float_dtype,
     check_int,
     check_real,
+    numba_installed,
     unknown_name,
 )
 from . import activations as _activations
 from . import losses as _losses
 
 __all__ = ["MLP", "Dense", "ParamSlice", "BACKENDS"]
-
-#: How a model computes its training step: "numba" compiled (``nn/_fused.py``), "numpy" the readable
-#: reference below, "auto" compiled where it applies (ReLU or linear hidden layers, numba installed).
-BACKENDS = ("auto", "numpy", "numba")
 
 
 class ParamSlice(NamedTuple):
@@ -82,15 +80,9 @@ class Dense:
 _FUSED_ACTIVATIONS = frozenset({"relu", "linear"})
 
 
-def _numba_installed() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("numba") is not None
-
-
 def _load_fused(dtype: np.dtype):
     """``gradstep.nn._fused``'s kernels for ``dtype`` (importing numba), or None where they cannot run."""
-    if not _numba_installed():
+    if not numba_installed():
         return None
     try:
         from . import _fused
@@ -256,8 +248,10 @@ class MLP:
 
     @backend.setter
     def backend(self, value: str) -> None:
+        # "numba" compiles the step (nn/_fused.py); "auto" does where it applies (ReLU or linear hidden
+        # layers, numba installed); "numpy" is the readable reference below.
         value = check_choice("backend", value, BACKENDS)
-        if value == "numba" and (self.activation not in _FUSED_ACTIVATIONS or not _numba_installed()):
+        if value == "numba" and (self.activation not in _FUSED_ACTIVATIONS or not numba_installed()):
             raise GradstepError(
                 "Argument `backend` is 'numba' but the compiled step does not apply here: it needs numba "
                 f"and a hidden activation in {sorted(_FUSED_ACTIVATIONS)} (this model: {self.activation!r})."

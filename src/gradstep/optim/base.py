@@ -50,13 +50,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._validation import GradstepError, check_choice
+from .._validation import BACKENDS, GradstepError, check_backend
 from .hyperparameters import Hyperparameter, bind, signature
 
 __all__ = ["Optimizer", "register", "BACKENDS"]
 
-#: How a step is computed: "auto" (fused when numba imports), "numpy" (reference), "numba" (fused).
-BACKENDS = ("auto", "numpy", "numba")
 
 # The dtypes the fused kernels are compiled for; float16 is updated in float32 (see the docstring).
 _FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -124,13 +122,6 @@ def _empty(dtype: np.dtype) -> np.ndarray:
 
 
 _EMPTY = {d: np.empty(0, d) for d in _FUSED_DTYPES}
-
-
-def _numba_installed() -> bool:
-    """Whether numba can be found, without importing it (``import gradstep`` must stay light)."""
-    import importlib.util
-
-    return importlib.util.find_spec("numba") is not None
 
 
 _kernels_module: Any = None  # gradstep.optim._kernels once the first fused step has imported it
@@ -221,13 +212,7 @@ class Optimizer:
 
     @backend.setter
     def backend(self, value: str) -> None:
-        value = check_choice("backend", value, BACKENDS)
-        if value == "numba" and not _numba_installed():
-            raise GradstepError(
-                "Argument `backend` is 'numba' but numba is not installed; install numba or use "
-                "backend='auto' or 'numpy'. Received: backend='numba'"
-            )
-        self._backend = value
+        self._backend = check_backend(value)
 
     # The learning rate is validated on every assignment, so a schedule that produces a bad value is
     # caught at the step that sets it, not three steps later as a NaN.

@@ -40,6 +40,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
+from ..._validation import numba_installed
 from ...optim import base as np_base
 
 __all__ = ["FUSED_DTYPES", "available_for", "numpy_twin", "param_views", "grad_view", "step_group"]
@@ -56,7 +57,7 @@ def available_for(numpy_class) -> bool:
     An optimizer with optimizer-wide scalar state (Schedule-Free's weight sum) advances it once per
     step, not per tensor; its torch twin keeps it per group and takes the foreach path instead.
     """
-    return bool(numpy_class.fused) and not numpy_class.scalar_names and np_base._numba_installed()
+    return bool(numpy_class.fused) and not numpy_class.scalar_names and numba_installed()
 
 
 def kernels():
